@@ -1,0 +1,192 @@
+// Helpers shared by the block-format headers (quant/<format>.h): the rounding
+// rule and the scale searches of ggml's reference quantizers
+// (ggml/src/ggml-quants.c: nearest_int, make_qx_quants, make_qkx2_quants),
+// re-derived so that moerun writes the same bytes as llama.cpp's
+// quantize_row_*_ref. Float operations keep ggml's order on purpose: a
+// reordered sum flips a rounding now and then and the bytes stop matching.
+// Owns no format; scalar only (no intrinsics in quant/).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace moerun {
+
+// Elements per K-quant super-block (ggml QK_K).
+inline constexpr int kSuperBlock = 256;
+
+// Round to nearest, ties to even, as ggml's nearest_int (which adds 1.5*2^23
+// and reads the mantissa). Valid for |x| < 2^22, always true here.
+inline int nearest_int(float x) { return static_cast<int>(std::lrint(x)); }
+
+// Weighted fit of x[i] ~ scale * L[i] - the_min with L in [0, nmax] and
+// the_min >= 0 (ggml make_qkx2_quants, used by Q4_K/Q5_K). Starts from the
+// min/max grid, then tries nstep+1 stretched grids (nmax + rmin + rdelta*is)
+// and keeps the least weighted squared error (use_mad: absolute error).
+// Writes L (n values) and *the_min; returns scale. `aux` holds n scratch bytes.
+inline float make_qkx2_quants(int n, int nmax, const float* x,
+                              const float* weights, uint8_t* L,
+                              float* the_min, uint8_t* aux, float rmin,
+                              float rdelta, int nstep, bool use_mad) {
+  float lo = x[0];
+  float hi = x[0];
+  float sum_w = weights[0];
+  float sum_x = sum_w * x[0];
+  for (int i = 1; i < n; ++i) {
+    if (x[i] < lo) lo = x[i];
+    if (x[i] > hi) hi = x[i];
+    const float w = weights[i];
+    sum_w += w;
+    sum_x += w * x[i];
+  }
+  if (lo > 0) lo = 0;  // the offset only ever subtracts
+  if (hi == lo) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    *the_min = -lo;
+    return 0.f;
+  }
+  float iscale = nmax / (hi - lo);
+  float scale = 1 / iscale;
+  float best_error = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = nearest_int(iscale * (x[i] - lo));
+    L[i] = static_cast<uint8_t>(l < 0 ? 0 : (l > nmax ? nmax : l));
+    float diff = scale * L[i] + lo - x[i];
+    diff = use_mad ? std::fabs(diff) : diff * diff;
+    best_error += weights[i] * diff;
+  }
+  if (nstep < 1) {
+    *the_min = -lo;
+    return scale;
+  }
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = (rmin + rdelta * is + nmax) / (hi - lo);
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; ++i) {
+      int l = nearest_int(iscale * (x[i] - lo));
+      l = l < 0 ? 0 : (l > nmax ? nmax : l);
+      aux[i] = static_cast<uint8_t>(l);
+      const float w = weights[i];
+      sum_l += w * l;
+      sum_l2 += w * l * l;
+      sum_xl += w * l * x[i];
+    }
+    // Least squares for (scale, min) given the levels; 2x2 normal equations.
+    const float det = sum_w * sum_l2 - sum_l * sum_l;
+    if (det > 0) {
+      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+      if (this_min > 0) {
+        this_min = 0;
+        this_scale = sum_xl / sum_l2;
+      }
+      float cur_error = 0;
+      for (int i = 0; i < n; ++i) {
+        float diff = this_scale * aux[i] + this_min - x[i];
+        diff = use_mad ? std::fabs(diff) : diff * diff;
+        cur_error += weights[i] * diff;
+      }
+      if (cur_error < best_error) {
+        std::memcpy(L, aux, static_cast<size_t>(n));
+        best_error = cur_error;
+        scale = this_scale;
+        lo = this_min;
+      }
+    }
+  }
+  *the_min = -lo;
+  return scale;
+}
+
+// Symmetric fit of x[i] ~ scale * (L[i] - nmax) with L in [0, 2*nmax - 1],
+// weighted by x^2 (ggml make_qx_quants with rmse_type 1 and no importance
+// weights, used by Q6_K). Tries iscale = -(nmax + 0.1*is)/max for is in
+// -9..9 and keeps the best weighted least-squares scale. Returns scale.
+inline float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
+  float max = 0;
+  float amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < 1e-15f) {  // ggml GROUP_MAX_EPS: treat as all zero
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    return 0.f;
+  }
+  auto level = [nmax](float v) {
+    const int l = nearest_int(v);
+    return l < -nmax ? -nmax : (l > nmax - 1 ? nmax - 1 : l);
+  };
+  float iscale = -nmax / max;
+  float sumlx = 0;
+  float suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = level(iscale * x[i]);
+    L[i] = static_cast<int8_t>(l + nmax);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * l;
+    suml2 += w * l * l;
+  }
+  float scale = suml2 ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    iscale = -(nmax + 0.1f * is) / max;
+    sumlx = suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = level(iscale * x[i]);
+      const float w = x[i] * x[i];
+      sumlx += w * x[i] * l;
+      suml2 += w * l * l;
+    }
+    // Larger sumlx^2/suml2 = smaller weighted squared error.
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      for (int i = 0; i < n; ++i) {
+        L[i] = static_cast<int8_t>(level(iscale * x[i]) + nmax);
+      }
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+// Q4_K/Q5_K pack 8 (scale, min) pairs of 6 bits into 12 bytes
+// (ggml-common.h block_q4_K, get_scale_min_k4): bytes 0-3 hold scales 0-3 in
+// their low 6 bits, bytes 4-7 mins 0-3; bytes 8-11 hold the low nibbles of
+// scale j+4 (low half) and min j+4 (high half); the top 2 bits of scales 4-7
+// sit in bits 6-7 of bytes 0-3, those of mins 4-7 in bits 6-7 of bytes 4-7.
+inline void unpack_scale_min_k4(int j, const uint8_t* q, uint8_t* scale,
+                                uint8_t* min) {
+  if (j < 4) {
+    *scale = q[j] & 63;
+    *min = q[j + 4] & 63;
+  } else {
+    *scale = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    *min = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+// Inverse of unpack_scale_min_k4 for all 8 pairs (each value < 64).
+inline void pack_scale_min_k4(const uint8_t* scales, const uint8_t* mins,
+                              uint8_t* q) {
+  std::memset(q, 0, 12);
+  for (int j = 0; j < 8; ++j) {
+    const uint8_t ls = scales[j];
+    const uint8_t lm = mins[j];
+    if (j < 4) {
+      q[j] = ls;
+      q[j + 4] = lm;
+    } else {
+      q[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+      q[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
+      q[j] |= static_cast<uint8_t>((lm >> 4) << 6);
+    }
+  }
+}
+
+}  // namespace moerun

@@ -1,0 +1,32 @@
+// F16: IEEE binary16 (ggml_fp16_t), one element per "block". Conversions in
+// quant/half.cpp; the dot accumulates in double as ggml's scalar
+// ggml_vec_dot_f16 (ggml-cpu/vec.cpp, ggml_float).
+#pragma once
+
+#include <cstdint>
+
+#include "quant/format.h"
+
+namespace moerun {
+
+inline void dequantize_row_f16(const void* src, float* dst, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(src);
+  for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(h[i]);
+}
+
+inline void quantize_row_f16(const float* src, void* dst, int64_t n) {
+  auto* h = static_cast<uint16_t*>(dst);
+  for (int64_t i = 0; i < n; ++i) h[i] = f32_to_f16(src[i]);
+}
+
+inline float vec_dot_f16_f16(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const uint16_t*>(w);
+  const auto* y = static_cast<const uint16_t*>(a);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    sum += static_cast<double>(f16_to_f32(x[i])) * f16_to_f32(y[i]);
+  }
+  return static_cast<float>(sum);
+}
+
+}  // namespace moerun
