@@ -2,8 +2,9 @@
 // ggml of the llama.cpp oracle (DESIGN.md §7). Built by tests/oracle/setup.sh
 // with moerun's quant/*.cpp and linked against libggml-base; the CPU backend
 // (for vec_dot and the activation quantizers) is opened at run time from the
-// library folder next to libggml-base.so (libggml-cpu-x64.so, the baseline
-// x86-64 variant, whose kernels are the portable ones).
+// library folder next to libggml-base.so: libggml-cpu-x64.so, the baseline
+// x86-64 variant, or libggml-cpu-$GGML_QUANT_CHECK_CPU.so (e.g. zen4,
+// haswell) to check the SIMD variant llama.cpp would pick on this machine.
 //
 // For every format in quant/formats.def it checks, on random data:
 //   layout    ggml_type_size / ggml_blck_size / ggml_type_name
@@ -66,7 +67,11 @@ bool load_cpu_backend() {
   }
   std::string dir = info.dli_fname;
   dir = dir.substr(0, dir.find_last_of('/') + 1);
-  void* lib = dlopen((dir + "libggml-cpu-x64.so").c_str(), RTLD_NOW);
+  const char* variant = std::getenv("GGML_QUANT_CHECK_CPU");
+  const std::string name =
+      std::string("libggml-cpu-") + (variant ? variant : "x64") + ".so";
+  std::printf("cpu backend %s\n", name.c_str());
+  void* lib = dlopen((dir + name).c_str(), RTLD_NOW);
   if (lib == nullptr) {
     std::fprintf(stderr, "dlopen: %s\n", dlerror());
     return false;
@@ -393,7 +398,7 @@ int main(int argc, char** argv) {
   g_rng.seed(seed);
   std::printf("ggml_quant_check seed %u\n", seed);
   if (!load_cpu_backend()) {
-    std::printf("FAIL   cannot load libggml-cpu-x64.so next to libggml-base.so\n");
+    std::printf("FAIL   cannot load the ggml CPU backend next to libggml-base.so\n");
     return 2;
   }
   check_half();
