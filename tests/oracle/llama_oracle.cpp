@@ -13,8 +13,13 @@
 //       the model asks for (add_special); --special parses control-token text.
 //   moerun-oracle -m MODEL --detokenize "ids"
 //       prints the text of the ids (no newline added), special tokens not rendered.
+//   moerun-oracle -m MODEL --quantize OUT.gguf TYPE
+//       llama.cpp's own quantizer, "pure" (every weight matrix TYPE, except where a row
+//       length does not fit the block and llama.cpp falls back): reference-made files for
+//       testing moerun's readers and kernels apart from moerun's quantizer.
+//       TYPE: f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k.
 //
-// Options: --repack allows llama.cpp's repacked CPU weight layouts (off by default: the
+// Options: -t THREADS (default 1); --repack allows llama.cpp's repacked CPU weight layouts (off by default: the
 // plain ggml kernels are the reference for each block format); -v shows llama.cpp's log.
 // Exit status: 0 ok, 1 llama.cpp failed, 2 bad usage or input.
 
@@ -23,6 +28,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -37,7 +43,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include <dlfcn.h>
@@ -114,6 +120,8 @@ struct Options {
   std::optional<std::string> tokens;  // ids as text
   std::optional<std::string> tokenize_text;
   std::optional<std::string> detokenize;
+  std::optional<std::string> quantize_out;
+  std::string quantize_type;
   std::string out;
   int n_greedy = 0;
   int n_ctx = 0;
@@ -127,6 +135,7 @@ const char* kUsage =
     "usage: moerun-oracle -m MODEL (--tokens \"ids\" | --tokens-file F) [-o OUT.f32] [-n N] [-c CTX] [-t T]\n"
     "       moerun-oracle -m MODEL (--tokenize TEXT | --tokenize-file F) [--bos] [--special]\n"
     "       moerun-oracle -m MODEL --detokenize \"ids\"\n"
+    "       moerun-oracle -m MODEL --quantize OUT.gguf TYPE\n"
     "       common: [--repack] [-v]\n";
 
 Options parse_args(int argc, char** argv) {
@@ -143,6 +152,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--tokenize") o.tokenize_text = value(i);
     else if (a == "--tokenize-file") o.tokenize_text = read_file(value(i));
     else if (a == "--detokenize") o.detokenize = value(i);
+    else if (a == "--quantize") { o.quantize_out = value(i); o.quantize_type = value(i); }
     else if (a == "-o") o.out = value(i);
     else if (a == "-n") o.n_greedy = parse_int(a, value(i));
     else if (a == "-c") o.n_ctx = parse_int(a, value(i));
@@ -155,8 +165,10 @@ Options parse_args(int argc, char** argv) {
     else throw UsageError("unknown argument '" + a + "'");
   }
   if (o.model.empty()) throw UsageError("-m MODEL is required");
-  int modes = int(o.tokens.has_value()) + int(o.tokenize_text.has_value()) + int(o.detokenize.has_value());
-  if (modes != 1) throw UsageError("give exactly one of --tokens/--tokens-file, --tokenize/--tokenize-file, --detokenize");
+  int modes = int(o.tokens.has_value()) + int(o.tokenize_text.has_value()) + int(o.detokenize.has_value()) +
+              int(o.quantize_out.has_value());
+  if (modes != 1)
+    throw UsageError("give exactly one of --tokens/--tokens-file, --tokenize/--tokenize-file, --detokenize, --quantize");
   if (o.n_greedy < 0 || o.n_ctx < 0 || o.n_threads < 0) throw UsageError("-n, -c and -t must be >= 0");
   return o;
 }
@@ -218,6 +230,29 @@ int cmd_detokenize(const Options& o) {
   return 0;
 }
 
+int cmd_quantize(const Options& o) {
+  // With pure = true the *_S file types mean "this block type everywhere"; the mixes
+  // (Q4_K_M etc.) would put Q6_K on some tensors and test two formats at once.
+  static const std::pair<const char*, llama_ftype> kTypes[] = {
+      {"f32", LLAMA_FTYPE_ALL_F32},        {"f16", LLAMA_FTYPE_MOSTLY_F16},     {"bf16", LLAMA_FTYPE_MOSTLY_BF16},
+      {"q4_0", LLAMA_FTYPE_MOSTLY_Q4_0},   {"q4_1", LLAMA_FTYPE_MOSTLY_Q4_1},   {"q5_0", LLAMA_FTYPE_MOSTLY_Q5_0},
+      {"q5_1", LLAMA_FTYPE_MOSTLY_Q5_1},   {"q8_0", LLAMA_FTYPE_MOSTLY_Q8_0},   {"q2_k", LLAMA_FTYPE_MOSTLY_Q2_K},
+      {"q3_k", LLAMA_FTYPE_MOSTLY_Q3_K_S}, {"q4_k", LLAMA_FTYPE_MOSTLY_Q4_K_S}, {"q5_k", LLAMA_FTYPE_MOSTLY_Q5_K_S},
+      {"q6_k", LLAMA_FTYPE_MOSTLY_Q6_K},
+  };
+  std::string t = o.quantize_type;
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  const auto* it = std::find_if(std::begin(kTypes), std::end(kTypes), [&](const auto& e) { return t == e.first; });
+  if (it == std::end(kTypes)) throw UsageError("unknown quantization type '" + o.quantize_type + "'");
+  llama_model_quantize_params qp = llama_model_quantize_default_params();
+  qp.ftype = it->second;
+  qp.pure = true;
+  qp.nthread = o.n_threads;
+  if (llama_model_quantize(o.model.c_str(), o.quantize_out->c_str(), &qp) != 0)
+    throw RunError("llama.cpp could not quantize " + o.model + " to " + t);
+  return 0;
+}
+
 // Fills batch with tokens [0, n) at positions pos0.., sequence 0, logits for every row.
 void fill_batch(llama_batch& batch, const llama_token* tokens, int n, int pos0) {
   batch.n_tokens = n;
@@ -256,7 +291,10 @@ int cmd_logits(const Options& o) {
   cp.n_batch = cp.n_ctx;
   cp.n_ubatch = cp.n_ctx;
   cp.n_seq_max = 1;
-  int threads = o.n_threads ? o.n_threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  // One thread unless told: the test models are tiny, and ggml's spinning worker threads
+  // stall badly on a shared, busy machine (DEPENDENCIES.md, "OpenMP on a shared 2-core
+  // machine"). Results do not depend on it (test_oracle_self.sh checks 1 vs 2 threads).
+  int threads = o.n_threads ? o.n_threads : 1;
   cp.n_threads = threads;
   cp.n_threads_batch = threads;
   // DESIGN §7: flash attention and an F16 cache add ~1e-3 noise, enough to flip MoE routing.
@@ -322,7 +360,10 @@ int main(int argc, char** argv) {
     llama_log_set(log_callback, nullptr);
     load_backends();
     llama_backend_init();
-    int rc = o.tokens ? cmd_logits(o) : o.tokenize_text ? cmd_tokenize(o) : cmd_detokenize(o);
+    int rc = o.tokens          ? cmd_logits(o)
+             : o.tokenize_text ? cmd_tokenize(o)
+             : o.quantize_out  ? cmd_quantize(o)
+                               : cmd_detokenize(o);
     llama_backend_free();
     if (std::fflush(stdout) != 0) return 1;
     return rc;

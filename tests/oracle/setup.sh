@@ -43,13 +43,16 @@ TGZ_MAIN=$NPM_DIR/node-llama-cpp-$NLC_VERSION.tgz
 TGZ_X64=$NPM_DIR/node-llama-cpp-linux-x64-$NLC_VERSION.tgz
 mkdir -p "$NPM_DIR"
 
-# npm pack only downloads the tarball: no dependency resolution, no install scripts.
+# npm pack only downloads the tarball: no dependency resolution, no install scripts. Short
+# retry back-off: an unreachable registry should fail in seconds, not after a minute.
 fetch_pkg() { # spec dest sha
   local spec=$1 dest=$2 sha=$3 tmp
   if [[ -f $dest ]] && echo "$sha  $dest" | sha256sum -c --status; then return 0; fi
   note "fetching $spec from the npm registry"
   tmp=$(mktemp -d "$NPM_DIR/pack.XXXXXX")
-  if ! (cd "$tmp" && npm_config_ignore_scripts=true npm pack "$spec" --silent >/dev/null 2>"$tmp/npm.log"); then
+  if ! (cd "$tmp" && npm_config_ignore_scripts=true npm pack "$spec" --loglevel=error \
+          --fetch-retries=2 --fetch-retry-mintimeout=1000 --fetch-retry-maxtimeout=5000 \
+          >/dev/null 2>"$tmp/npm.log"); then
     sed 's/^/  npm: /' "$tmp/npm.log" >&2 || true
     rm -rf "$tmp"
     fail "'npm pack $spec' failed (is the npm registry reachable? see npm's messages above)"
@@ -137,8 +140,9 @@ build() { # target sources... -- extra flags...
   if ! stale "$target" "${deps[@]}"; then return 0; fi
   note "compiling $(basename "$target")"
   rm -f "$target"
+  # BUILD_LOG, when set, takes the compiler's messages (the optional quant check's).
   "$CXX" "${COMMON_FLAGS[@]}" "${extra[@]}" "${srcs[@]}" -o "$target.tmp" "${LINK_FLAGS[@]}" \
-    && mv "$target.tmp" "$target"
+    2>"${BUILD_LOG:-/dev/stderr}" && mv "$target.tmp" "$target"
 }
 
 build "$OUT/moerun-oracle" "$SCRIPT_DIR/llama_oracle.cpp" \
@@ -149,15 +153,15 @@ build "$OUT/moerun-oracle" "$SCRIPT_DIR/llama_oracle.cpp" \
 # the logits oracle down with it.
 if [[ -f $SCRIPT_DIR/ggml_quant_check.cpp ]]; then
   mapfile -t QSRC < <(find "$REPO/quant" -maxdepth 1 -name '*.cpp' | sort)
-  mapfile -t QHDR < <(find "$REPO/quant" "$REPO/core" -maxdepth 1 -name '*.h' | sort)
+  mapfile -t QHDR < <(find "$REPO/quant" "$REPO/core" -maxdepth 1 \( -name '*.h' -o -name '*.def' \) | sort)
   QDEPS=("$SCRIPT_DIR/ggml_quant_check.cpp" "${QSRC[@]}" "${QHDR[@]}" "$INC/.done" "$LIB/.done")
   # A failed build leaves a .failed stamp, so warm runs do not recompile unchanged sources
   # just to fail again; they repeat the warning instead.
   QSTAMP=$OUT/ggml_quant_check; [[ -f $QSTAMP ]] || QSTAMP=$OUT/ggml_quant_check.failed
   if stale "$QSTAMP" "${QDEPS[@]}"; then
     rm -f "$OUT/ggml_quant_check" "$OUT/ggml_quant_check.failed"
-    if build "$OUT/ggml_quant_check" "$SCRIPT_DIR/ggml_quant_check.cpp" "${QSRC[@]}" \
-         -- -I"$REPO" -fopenmp 2>"$OUT/ggml_quant_check.log"; then
+    if BUILD_LOG=$OUT/ggml_quant_check.log build "$OUT/ggml_quant_check" \
+         "$SCRIPT_DIR/ggml_quant_check.cpp" "${QSRC[@]}" -- -I"$REPO" -fopenmp; then
       rm -f "$OUT/ggml_quant_check.log"
     else
       sed 's/^/  /' "$OUT/ggml_quant_check.log" | tail -n 40 >&2
