@@ -1,0 +1,50 @@
+// Byte-level BPE encoder (tokenizer.ggml.model = "gpt2").
+// Owns: llama.cpp's llm_tokenizer_bpe merge loop made fast: split text into
+// words with the pre-tokenizer, map each word's bytes to GPT-2's unicode
+// stand-ins, start from single characters and repeatedly join the adjacent
+// pair with the lowest merge rank (ties: leftmost). Strings are interned to
+// integer ids at load so the loop compares integers, and repeated words are
+// served from a per-call cache.
+// Does not own: special tokens, BOS/EOS (tokenizer.cpp), the regexes
+// (pretokenizer.cpp).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/pretokenizer.h"
+#include "core/vocab.h"
+
+namespace moerun {
+
+class BpeEncoder {
+ public:
+  explicit BpeEncoder(const Vocab& vocab);
+
+  // Encodes one run of plain text (no special tokens). Thread-safe.
+  void encode(std::string_view text, std::vector<int32_t>& out) const;
+
+ private:
+  struct Merge {
+    int32_t rank;
+    int32_t result;  // interned id of the joined string
+  };
+  struct Scratch;
+
+  int32_t lookup(std::string_view s) const;  // interned id or kTokenNull
+  int32_t intern(const std::string& s);
+  void encode_word(std::string_view word, std::vector<int32_t>& out, Scratch& scratch) const;
+
+  const Vocab& vocab_;
+  PreTokenizer pre_;
+  // Ids >= n_tokens name strings that occur in merges but not in the vocabulary.
+  std::deque<std::string> extra_strings_;
+  std::unordered_map<std::string_view, int32_t> extra_ids_;
+  std::unordered_map<uint64_t, Merge> merges_;  // key: (left id << 32) | right id
+};
+
+}  // namespace moerun
