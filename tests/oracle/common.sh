@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables here are used by the test scripts
 # Sourced by tests/oracle/test_*.sh: paths, the oracle, a scratch dir, failure helpers.
 # The oracle is built (or found built) by setup.sh; if that fails the test fails: a golden
 # test that cannot reach its reference must never pass or skip.

@@ -120,8 +120,9 @@ CXX=${CXX:-g++}
 # -isystem: llama.cpp's headers are not ours to keep -Wextra clean.
 # $ORIGIN/lib: the binaries find the libraries next to them, wherever OUTDIR is moved.
 COMMON_FLAGS=(-std=c++20 -O2 -g -Wall -Wextra -isystem "$INC")
-LINK_FLAGS=(-L"$LIB" -l:libllama.$LLAMA_LIB_TAG.so -l:libggml.$LLAMA_LIB_TAG.so -l:libggml-base.so
-            -Wl,-rpath,'$ORIGIN/lib' -pthread)
+# shellcheck disable=SC2016  # $ORIGIN is for the dynamic loader, not the shell
+LINK_FLAGS=("-L$LIB" "-l:libllama.$LLAMA_LIB_TAG.so" "-l:libggml.$LLAMA_LIB_TAG.so" -l:libggml-base.so
+            '-Wl,-rpath,$ORIGIN/lib' -pthread)
 
 # True when $1 is missing or older than any of the remaining files.
 stale() {
@@ -140,9 +141,11 @@ build() { # target sources... -- extra flags...
   if ! stale "$target" "${deps[@]}"; then return 0; fi
   note "compiling $(basename "$target")"
   rm -f "$target"
-  # BUILD_LOG, when set, takes the compiler's messages (the optional quant check's).
-  "$CXX" "${COMMON_FLAGS[@]}" "${extra[@]}" "${srcs[@]}" -o "$target.tmp" "${LINK_FLAGS[@]}" \
-    2>"${BUILD_LOG:-/dev/stderr}" && mv "$target.tmp" "$target"
+  local cmd=("$CXX" "${COMMON_FLAGS[@]}" "${extra[@]}" "${srcs[@]}" -o "$target.tmp" "${LINK_FLAGS[@]}")
+  # BUILD_LOG, when set, takes the compiler's messages (the optional quant check's). Not
+  # 2>/dev/stderr otherwise: reopening that truncates a stderr redirected to a file.
+  if [[ -n ${BUILD_LOG:-} ]]; then "${cmd[@]}" 2>"$BUILD_LOG"; else "${cmd[@]}"; fi \
+    && mv "$target.tmp" "$target"
 }
 
 build "$OUT/moerun-oracle" "$SCRIPT_DIR/llama_oracle.cpp" \
@@ -174,4 +177,4 @@ if [[ -f $SCRIPT_DIR/ggml_quant_check.cpp ]]; then
   fi
 fi
 
-note "ready in $OUT (llama.cpp $(cat "$INC/llama.cpp.commit" | cut -c1-12), node-llama-cpp $NLC_VERSION)"
+note "ready in $OUT (llama.cpp $(cut -c1-12 <"$INC/llama.cpp.commit"), node-llama-cpp $NLC_VERSION)"

@@ -7,6 +7,7 @@
 # - it is deterministic; moerun_compare accepts identical logits, rejects different ones,
 #   and returns 2 on malformed input.
 #   test_oracle_self.sh MOERUN_COMPARE
+# shellcheck source=tests/oracle/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 (($# == 1)) || die "usage: $0 MOERUN_COMPARE"
 COMPARE=$1

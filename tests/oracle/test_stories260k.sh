@@ -2,6 +2,7 @@
 # Golden test: `moerun logits` on stories260K (F32) against llama.cpp, 64-token prompt.
 # F32 weights, F32 everything: same top-1 at every position, relative error <= 1e-3 (§7).
 #   test_stories260k.sh MOERUN MOERUN_COMPARE
+# shellcheck source=tests/oracle/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 (($# == 2)) || die "usage: $0 MOERUN MOERUN_COMPARE"
 MOERUN=$1 COMPARE=$2

@@ -3,6 +3,7 @@
 # continuation of the same prompt tokens detokenizes to, and what the independent float64
 # reference in stories260K.greedy.json generated.
 #   test_stories260k_greedy.sh MOERUN MOERUN_COMPARE   (the compare tool is unused here)
+# shellcheck source=tests/oracle/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 (($# >= 1)) || die "usage: $0 MOERUN [MOERUN_COMPARE]"
 MOERUN=$1

@@ -8,6 +8,7 @@
 # rows (172) fit no block at all, so llama.cpp's q4_k file is q5_0 + f16 and every file
 # keeps ffn_down in f16. K-quant kernels need a larger model to be exercised.
 #   test_stories260k_quant.sh MOERUN MOERUN_COMPARE
+# shellcheck source=tests/oracle/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 (($# == 2)) || die "usage: $0 MOERUN MOERUN_COMPARE"
 MOERUN=$1 COMPARE=$2
