@@ -35,8 +35,10 @@ std::tm tm_from_json(const Value& v) {
   t.tm_hour = static_cast<int>(a.at(3).as_int());
   t.tm_min = static_cast<int>(a.at(4).as_int());
   t.tm_sec = static_cast<int>(a.at(5).as_int());
-  std::mktime(&t);  // fills tm_wday/tm_yday for %a, %j...
-  t.tm_hour = static_cast<int>(a.at(3).as_int());  // mktime may shift for DST; keep the wall time
+  std::tm copy = t;
+  timegm(&copy);  // only to fill tm_wday/tm_yday (for %a, %j); the wall time stays as given
+  t.tm_wday = copy.tm_wday;
+  t.tm_yday = copy.tm_yday;
   return t;
 }
 
