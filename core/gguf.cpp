@@ -98,16 +98,16 @@ void read_array(Cursor& cur, GgufValue& out, int depth) {
   if (out.elem_type == GgufType::kString) {
     // Each string takes at least its 8-byte length: reject counts that cannot
     // fit before reserving memory for them.
-    if (out.count > cur.remaining() / 8) cur.fail_here("array of " + std::to_string(out.count) + " strings exceeds the file");
+    if (out.count > cur.remaining() / 8) cur.fail_here("truncated or corrupt file: array of " + std::to_string(out.count) + " strings cannot fit in the bytes left");
     out.strs.reserve(out.count);
     for (uint64_t k = 0; k < out.count; ++k) out.strs.push_back(cur.read_string("array string"));
   } else if (out.elem_type == GgufType::kArray) {
-    if (out.count > cur.remaining() / 12) cur.fail_here("array of " + std::to_string(out.count) + " arrays exceeds the file");
+    if (out.count > cur.remaining() / 12) cur.fail_here("truncated or corrupt file: array of " + std::to_string(out.count) + " arrays cannot fit in the bytes left");
     out.items.resize(out.count);
     for (uint64_t k = 0; k < out.count; ++k) read_value(cur, GgufType::kArray, out.items[k], depth + 1);
   } else {
     const size_t es = scalar_size(out.elem_type);
-    if (out.count > cur.remaining() / es) cur.fail_here("array of " + std::to_string(out.count) + " elements exceeds the file");
+    if (out.count > cur.remaining() / es) cur.fail_here("truncated or corrupt file: array of " + std::to_string(out.count) + " elements cannot fit in the bytes left");
     out.raw = cur.take(out.count * es, "array data");
   }
 }
@@ -286,8 +286,8 @@ void GgufFile::parse() {
   const uint64_t n_kv = cur.read<uint64_t>("metadata count");
   // A key/value takes at least 8 (key length) + 4 (type) + 1 bytes, a tensor
   // info at least 8 + 4 + 4 + 8 bytes: counts beyond that are lies.
-  if (n_kv > cur.remaining() / 13) fail(path_ + ": metadata count " + std::to_string(n_kv) + " exceeds the file size");
-  if (n_tensors > cur.remaining() / 24) fail(path_ + ": tensor count " + std::to_string(n_tensors) + " exceeds the file size");
+  if (n_kv > cur.remaining() / 13) fail(path_ + ": truncated or corrupt file: metadata count " + std::to_string(n_kv) + " cannot fit in the file");
+  if (n_tensors > cur.remaining() / 24) fail(path_ + ": truncated or corrupt file: tensor count " + std::to_string(n_tensors) + " cannot fit in the file");
 
   // Names are checked for duplicates as views into the file, which stay put.
   std::unordered_set<std::string_view> seen;

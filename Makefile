@@ -1,0 +1,56 @@
+# Thin wrapper over CMake: `make` builds, `make test` runs every test,
+# `make bench` runs the benchmarks, `make setup` installs what is missing.
+BUILD ?= build
+TYPE ?= Release
+JOBS ?= $(shell nproc)
+
+# Debian packages moerun builds and tests with (DEPENDENCIES.md).
+# Tools are installed only when their command is missing (some images ship
+# their own cmake or node); libraries when their package is missing.
+DEB_TOOLS := cmake:cmake g++:g++ make:make pkg-config:pkg-config git:git python3:python3 npm:npm
+DEB_PACKAGES := libdnnl-dev ocl-icd-opencl-dev libxsimd-dev xtl-dev libcli11-dev doctest-dev \
+  libpcre2-dev libutf8proc-dev nlohmann-json3-dev libsimdjson-dev libfmt-dev libedit-dev
+
+.PHONY: all setup deps configure build test unit bench oracle clean
+
+all: build
+
+# Installs missing packages (needs root or sudo), builds moerun and the oracle.
+setup: deps build oracle
+
+deps:
+	@missing=""; for t in $(DEB_TOOLS); do \
+	  command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; \
+	done; \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(TYPE)
+
+configure: $(BUILD)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+oracle:
+	bash tests/oracle/setup.sh $(BUILD)/oracle
+
+test: build oracle
+	cd $(BUILD) && ctest --output-on-failure -j 2
+
+unit: build
+	$(BUILD)/moerun_tests
+
+bench: build
+	@echo "benchmarks: see tests/bench/"; \
+	for b in $(BUILD)/bench_*; do [ -x "$$b" ] && "$$b"; done; true
+
+clean:
+	rm -rf $(BUILD)

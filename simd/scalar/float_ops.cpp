@@ -1,0 +1,92 @@
+// Scalar float kernels: the reference every ISA variant is checked against.
+#include <cmath>
+
+#include "simd/float_ops.h"
+
+namespace moerun {
+
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  // Sum in double: the reference should not add rounding of its own.
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+  if (w != nullptr) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
+  }
+}
+
+void softmax_inplace(float* x, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::fmax(mx, x[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+void add_inplace(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void axpy(float* y, float a, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return static_cast<float>(s);
+}
+
+namespace {
+
+// YaRN ramp between the dimensions that rotate fast (kept) and slow
+// (interpolated); follows the YaRN paper (Peng et al. 2023, eq. 17-18).
+float yarn_corr_dim(int64_t n_dims, int64_t n_ctx_orig, float n_rot, float base) {
+  return n_dims * std::log(n_ctx_orig / (n_rot * 2 * static_cast<float>(M_PI))) / (2 * std::log(base));
+}
+
+}  // namespace
+
+void rope_inplace(float* x, int64_t pos, const RopeParams& p) {
+  const int64_t half = p.n_rot / 2;
+  float corr_lo = 0, corr_hi = 0;
+  if (p.ext_factor != 0.0f) {
+    corr_lo = std::fmax(0.0f, std::floor(yarn_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_fast, p.base)));
+    corr_hi = std::fmin(static_cast<float>(p.n_rot - 1),
+                        std::ceil(yarn_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_slow, p.base)));
+  }
+  for (int64_t i = 0; i < half; ++i) {
+    const float theta_extrap = static_cast<float>(pos) *
+                               std::pow(p.base, -2.0f * static_cast<float>(i) / static_cast<float>(p.n_rot)) /
+                               (p.freq_factors != nullptr ? p.freq_factors[i] : 1.0f);
+    const float theta_interp = p.freq_scale * theta_extrap;
+    float theta = theta_interp;
+    float mscale = p.attn_factor;
+    if (p.ext_factor != 0.0f) {
+      const float y = (static_cast<float>(2 * i) / 2 - corr_lo) / std::fmax(0.001f, corr_hi - corr_lo);
+      const float ramp = 1.0f - std::fmin(1.0f, std::fmax(0.0f, y));
+      const float mix = ramp * p.ext_factor;
+      theta = theta_interp * (1 - mix) + theta_extrap * mix;
+      mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+    }
+    const float c = std::cos(theta) * mscale;
+    const float s = std::sin(theta) * mscale;
+    const int64_t a = p.neox ? i : 2 * i;
+    const int64_t b = p.neox ? i + half : 2 * i + 1;
+    const float x0 = x[a], x1 = x[b];
+    x[a] = x0 * c - x1 * s;
+    x[b] = x0 * s + x1 * c;
+  }
+}
+
+}  // namespace moerun

@@ -1,0 +1,156 @@
+// End-to-end: every kind of bad input the CLI can meet ends in one line on
+// stderr that names the file and the problem, exit status 2, and no output
+// file (DESIGN §9).
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/gguf.h"
+#include "core/gguf_writer.h"
+
+namespace fs = std::filesystem;
+using namespace moerun;
+
+namespace {
+
+const std::string kMoerun = std::string(MOERUN_BINARY_DIR) + "/moerun";
+const std::string kStories = std::string(MOERUN_SOURCE_DIR) + "/../shared/testdata/models/stories260K.gguf";
+
+struct Result {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string temp_dir() {
+  const fs::path dir = fs::temp_directory_path() / ("moerun-cli-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result run(const std::string& args) {
+  const std::string dir = temp_dir();
+  const std::string cmd = kMoerun + " " + args + " >" + dir + "/stdout 2>" + dir + "/stderr </dev/null";
+  const int rc = std::system(cmd.c_str());
+  Result r;
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+  r.out = slurp(dir + "/stdout");
+  r.err = slurp(dir + "/stderr");
+  return r;
+}
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+// Runs `moerun logits` on `model` and checks the clean-failure contract.
+void expect_bad_model(const std::string& model, const std::string& must_mention) {
+  const std::string out = temp_dir() + "/out.f32";
+  fs::remove(out);
+  const Result r = run("logits -m " + model + " --tokens \"1 2 3\" -o " + out);
+  CHECK_MESSAGE(r.status == 2, r.err);
+  CHECK_MESSAGE(count_lines(r.err) == 1, r.err);
+  CHECK_MESSAGE(r.err.rfind("moerun: error: ", 0) == 0, r.err);
+  CHECK_MESSAGE(r.err.find(model) != std::string::npos, r.err);
+  CHECK_MESSAGE(r.err.find(must_mention) != std::string::npos, r.err);
+  CHECK_FALSE(fs::exists(out));
+  CHECK_FALSE(fs::exists(out + ".tmp"));
+}
+
+// Copies stories260K through the writer, letting `edit` change keys and
+// `keep` drop tensors.
+std::string rewrite_stories(const std::string& name, const std::function<void(GgufWriter&)>& edit,
+                            const std::function<bool(const std::string&)>& keep = nullptr) {
+  auto in = GgufFile::open(kStories);
+  GgufWriter w;
+  for (const auto& [key, v] : in->metadata()) w.set_value(key, v);
+  edit(w);
+  for (const GgufTensor& t : in->tensors()) {
+    if (keep && !keep(t.name)) continue;
+    w.add_tensor_copy(t.name, static_cast<QType>(t.type), std::vector<int64_t>(t.ne, t.ne + t.n_dims), t.data);
+  }
+  const std::string path = temp_dir() + "/" + name;
+  w.write(path);
+  return path;
+}
+
+std::string write_bytes(const std::string& name, const std::string& bytes) {
+  const std::string path = temp_dir() + "/" + name;
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("cli: missing file, not a GGUF, unsupported version, truncations") {
+  expect_bad_model(temp_dir() + "/no-such-model.gguf", "cannot open");
+  expect_bad_model(write_bytes("text.gguf", "hello, this is not a model file at all"), "not a GGUF");
+
+  const std::string real = slurp(kStories);
+  std::string v9 = real;
+  v9[4] = 9;
+  expect_bad_model(write_bytes("v9.gguf", v9), "unsupported GGUF version");
+  expect_bad_model(write_bytes("cut-header.gguf", real.substr(0, 20)), "truncated");
+  expect_bad_model(write_bytes("cut-metadata.gguf", real.substr(0, 3000)), "truncated");
+  expect_bad_model(write_bytes("cut-data.gguf", real.substr(0, real.size() - 1000)), "outside the file");
+}
+
+TEST_CASE("cli: missing key, missing tensor, unknown architecture, wrong shape") {
+  expect_bad_model(rewrite_stories("no-key.gguf", [](GgufWriter& w) { w.remove("llama.embedding_length"); }),
+                   "llama.embedding_length");
+  expect_bad_model(rewrite_stories("no-tensor.gguf", [](GgufWriter&) {},
+                                   [](const std::string& n) { return n != "blk.2.ffn_up.weight"; }),
+                   "blk.2.ffn_up.weight");
+  expect_bad_model(rewrite_stories("arch.gguf", [](GgufWriter& w) { w.set_string("general.architecture", "nosuch"); }),
+                   "unknown architecture 'nosuch'");
+  expect_bad_model(rewrite_stories("shape.gguf", [](GgufWriter& w) { w.set_u32("llama.feed_forward_length", 100); }),
+                   "shape");
+}
+
+TEST_CASE("cli: prompt longer than the context, token ids out of range, bad usage") {
+  Result r = run("run -m " + kStories + " -c 8 -p \"Once upon a time there was a little girl named Lily\" -n 4");
+  CHECK_MESSAGE(r.status == 2, r.err);
+  CHECK_MESSAGE(r.err.find("more than the context of 8") != std::string::npos, r.err);
+  CHECK(count_lines(r.err) == 1);
+  CHECK(r.out.empty());
+
+  const std::string out = temp_dir() + "/range.f32";
+  r = run("logits -m " + kStories + " --tokens \"1 99999\" -o " + out);
+  CHECK_MESSAGE(r.status == 2, r.err);
+  CHECK_MESSAGE(r.err.find("out of range") != std::string::npos, r.err);
+  CHECK_FALSE(fs::exists(out));
+
+  r = run("logits -m " + kStories + " --tokens \"1 two 3\" -o " + out);
+  CHECK_MESSAGE(r.status == 2, r.err);
+  CHECK_FALSE(fs::exists(out));
+
+  r = run("run --no-such-flag");
+  CHECK(r.status == 2);
+  r = run("frobnicate");
+  CHECK(r.status == 2);
+}
+
+TEST_CASE("cli: --help works for every subcommand") {
+  for (const char* sub : {"run", "logits", "tokenize", "info", "quantize"}) {
+    const Result r = run(std::string(sub) + " --help");
+    CHECK_MESSAGE(r.status == 0, sub);
+    CHECK_MESSAGE(r.out.find("Usage") != std::string::npos, sub);
+  }
+}
