@@ -76,7 +76,10 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
     const Value* count = seq == &a ? &b : &a;
     if (seq && (count->is_int() || count->is_bool())) {
       int64_t n = count->as_int();
-      if (n > (1 << 24)) fail("sequence repetition too large");
+      size_t unit = seq->is_string() ? seq->as_string().size() : seq->as_array().items.size();
+      // A cap (64 Mi bytes/items) so a hostile template cannot exhaust memory.
+      if (n > 0 && unit > 0 && static_cast<uint64_t>(n) > (uint64_t{1} << 26) / unit)
+        fail("sequence repetition too large");
       if (seq->is_string()) {
         std::string out;
         for (int64_t i = 0; i < n; ++i) out += seq->as_string();
@@ -295,6 +298,13 @@ class Evaluator {
       auto call_scope = std::make_shared<Scope>();
       call_scope->parent = weak_scope.lock();
       if (!call_scope->parent) fail("macro '" + def->text + "' called after its scope ended");
+      // Python stops runaway recursion with RecursionError; we must not crash.
+      if (macro_depth_ >= kMaxMacroDepth) fail("macro '" + def->text + "' recursed too deeply");
+      struct DepthScope {
+        int& d;
+        explicit DepthScope(int& depth) : d(depth) { ++d; }
+        ~DepthScope() { --d; }
+      } depth_scope(macro_depth_);
       if (a.positional.size() > def->params.size())
         fail("macro '" + def->text + "' takes not more than " + std::to_string(def->params.size()) + " argument(s)");
       for (const auto& [k, v] : a.named) {
@@ -404,7 +414,9 @@ class Evaluator {
     fail("unknown expression");
   }
 
+  static constexpr int kMaxMacroDepth = 100;
   std::string name_;
+  int macro_depth_ = 0;
 };
 
 }  // namespace

@@ -67,6 +67,18 @@ class Parser {
     advance();
   }
 
+  // Nesting guard: a template comes from a model file, so a hostile one with
+  // thousands of nested brackets or blocks must fail cleanly, not overflow
+  // the stack. 256 is far beyond any real template.
+  struct DepthGuard {
+    Parser& p;
+    explicit DepthGuard(Parser& parser) : p(parser) {
+      if (++p.depth_ > kMaxDepth) p.error("nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+    ~DepthGuard() { --p.depth_; }
+  };
+  static constexpr int kMaxDepth = 256;
+
   // ---- statements ----------------------------------------------------------
   // Parses until one of `end_tags` opens a block ({% end_tag ...); leaves the
   // parser just after that tag's name and stores it in *end.
@@ -112,6 +124,7 @@ class Parser {
   }
 
   StmtPtr parse_statement() {
+    DepthGuard guard(*this);
     const Token& t = cur();
     int line = t.line;
     std::string tag = t.text;
@@ -120,6 +133,19 @@ class Parser {
     if (tag == "for") return parse_for(line);
     if (tag == "set") return parse_set(line);
     if (tag == "macro") return parse_macro(line);
+    if (tag == "generation") {
+      // transformers' AssistantTracker tag: marks assistant text for training
+      // masks; for rendering it is transparent.
+      expect_block_end();
+      auto s = std::make_unique<Stmt>(Stmt::Kind::kIf, line);
+      auto yes = make(Expr::Kind::kLiteral, line);
+      yes->value = Value(true);
+      s->conditions.push_back(std::move(yes));
+      std::string end;
+      s->bodies.push_back(parse_body({"endgeneration"}, &end));
+      expect_block_end();
+      return s;
+    }
     if (tag == "break" || tag == "continue") {
       if (loop_depth_ == 0) error("'" + tag + "' outside of a loop", line);
       expect_block_end();
@@ -251,6 +277,7 @@ class Parser {
   }
 
   ExprPtr parse_expression() {
+    DepthGuard guard(*this);
     int line = cur().line;
     ExprPtr e = parse_or();
     while (skip_name("if")) {
@@ -376,6 +403,7 @@ class Parser {
   }
 
   ExprPtr parse_unary(bool with_filter) {
+    DepthGuard guard(*this);
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
       e = make(Expr::Kind::kUnary, cur().line);
@@ -598,6 +626,7 @@ class Parser {
   const ParseOptions& options_;
   size_t pos_ = 0;
   int loop_depth_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -152,6 +152,24 @@ TEST_CASE("jinja: unsupported constructs are errors, never silent output") {
   CHECK_THROWS_AS(render_str("{{ {1: 2} }}"), moerun::Error);
 }
 
+TEST_CASE("jinja: hostile templates fail cleanly") {
+  // Deep nesting would overflow the parser's stack.
+  std::string deep = "{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}";
+  CHECK_THROWS_WITH_AS(Template(deep, "t"), doctest::Contains("nesting deeper than"), moerun::Error);
+  std::string blocks;
+  for (int i = 0; i < 1000; ++i) blocks += "{% if true %}";
+  CHECK_THROWS_AS(Template(blocks, "t"), moerun::Error);
+  // Unbounded macro recursion.
+  CHECK_THROWS_WITH_AS(render_str("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"),
+                       doctest::Contains("recursed too deeply"), moerun::Error);
+  CHECK_THROWS_WITH_AS(render_str("{{ 'abcd' * 100000000 }}"), doctest::Contains("too large"), moerun::Error);
+  CHECK_THROWS_AS(render_str("{{ range(1000000)|length }}"), moerun::Error);
+}
+
+TEST_CASE("jinja: HF's {% generation %} tag is transparent") {
+  CHECK(render_str("a{% generation %}b{{ 1 }}{% endgeneration %}c") == "ab1c");
+}
+
 TEST_CASE("jinja: json parse and dump") {
   Value v = parse_json(R"({"b": [1, 2.5, true, null, "\u00e9\ud83d\ude42\n"], "a": {}})");
   CHECK(to_json(v) == "{\"b\": [1, 2.5, true, null, \"é🙂\\n\"], \"a\": {}}");
