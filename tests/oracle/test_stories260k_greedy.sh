@@ -33,6 +33,10 @@ n = len(case["greedy_tokens"])
 if greedy[:n] != case["greedy_tokens"]:
     k = next(i for i, (a, b) in enumerate(zip(greedy, case["greedy_tokens"])) if a != b)
     sys.exit(f"greedy token {k}: oracle {greedy[k]}, json {case['greedy_tokens'][k]}")
+# The oracle never stops at EOS while `moerun run` does (unless --ignore-eos): this prompt's
+# continuation must stay free of it (stories260K's EOS is id 2) for the texts to compare.
+if 2 in greedy:
+    sys.exit(f"the oracle's continuation reaches EOS at step {greedy.index(2)}: use another prompt or -n")
 open(out, "w").write(case["greedy_text"].lstrip(" "))
 PY
 
