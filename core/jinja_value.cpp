@@ -91,18 +91,20 @@ std::string format_python_float(double d) {
   for (size_t i = 0; i < e; ++i)
     if (sci[i] != '.') digits += sci[i];
   std::string out = neg ? "-" : "";
+  // Built with append() only: GCC 12's -Wrestrict misfires on `"x" + substr`.
   if (exp >= -4 && exp < 16) {
     if (exp < 0) {
-      out += "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;
+      out.append("0.").append(static_cast<size_t>(-exp - 1), '0').append(digits);
     } else if (static_cast<size_t>(exp) + 1 >= digits.size()) {
-      out += digits + std::string(static_cast<size_t>(exp) + 1 - digits.size(), '0') + ".0";
+      out.append(digits).append(static_cast<size_t>(exp) + 1 - digits.size(), '0').append(".0");
     } else {
-      out += digits.substr(0, static_cast<size_t>(exp) + 1) + "." + digits.substr(static_cast<size_t>(exp) + 1);
+      size_t point = static_cast<size_t>(exp) + 1;
+      out.append(digits, 0, point).append(".").append(digits, point, std::string::npos);
     }
     return out;
   }
-  out += digits.substr(0, 1);
-  if (digits.size() > 1) out += "." + digits.substr(1);
+  out.append(digits, 0, 1);
+  if (digits.size() > 1) out.append(".").append(digits, 1, std::string::npos);
   char ebuf[16];
   std::snprintf(ebuf, sizeof ebuf, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
   return out + ebuf;
