@@ -40,7 +40,10 @@ void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const G
     softmax_inplace(scores.data(), n);
     float* o = out + b * od + h * s.head_dim_v;
     std::fill(o, o + s.head_dim_v, 0.0f);
-    for (int64_t p = 0; p < n; ++p) axpy(o, scores[p], kv.v(layer, seq, p) + kvh * s.head_dim_v, s.head_dim_v);
+    for (int64_t p = 0; p < n; ++p) {
+      const float* v = s.values_in_keys ? kv.k(layer, seq, p) + kvh * s.head_dim_k : kv.v(layer, seq, p) + kvh * s.head_dim_v;
+      axpy(o, scores[p], v, s.head_dim_v);
+    }
   }
 }
 

@@ -15,6 +15,9 @@ struct GqaShape {
   int64_t head_dim_k = 0;
   int64_t head_dim_v = 0;
   float scale = 1.0f;  // applied to q·k (usually 1/sqrt(head_dim_k))
+  // MLA's absorbed form: the value is the first head_dim_v floats of the
+  // key row (the compressed latent), so the cache stores no separate V.
+  bool values_in_keys = false;
 };
 
 // Stores each token's K and V rows into the cache at (seq, pos).

@@ -10,6 +10,7 @@
 #include "core/batch.h"
 #include "core/gguf.h"
 #include "core/kv_cache.h"
+#include "core/moe.h"
 
 namespace moerun {
 
@@ -20,6 +21,9 @@ struct ModelInfo {
   int64_t n_ctx_train = 0;
   int64_t n_embd = 0;
   int64_t n_layer = 0;
+  int64_t n_expert = 0;         // routed experts per MoE layer (0: dense)
+  int64_t n_expert_used = 0;    // top-k
+  int64_t n_expert_shared = 0;
   int64_t n_params = 0;         // all weights
   int64_t n_params_active = 0;  // touched per token (MoE: routed top-k only)
   uint64_t bytes_active = 0;    // weight bytes read per token
@@ -34,6 +38,8 @@ class Model {
   // sequence; the caller has reserved room (KvCache::reserve). Writes one row
   // of n_vocab logits per token flagged in batch.logits, in batch order.
   virtual void forward(const Batch& batch, KvCache& kv, float* logits) = 0;
+  // What the routed FFNs of the last forward pass touched (MoE models only).
+  virtual MoeStats* moe_stats() { return nullptr; }
 };
 
 // Builds the model for f's architecture; throws a bad-input Error naming the

@@ -1,0 +1,397 @@
+// DeepSeek-V2/V3 family (GGUF arch "deepseek2": V2, V2-Lite, V2.5, V3, V3.1,
+// R1, Kimi-K2): multi-head latent attention (MLA) and a routed MoE FFN.
+//
+// MLA, absorbed form (DeepSeek-V2 paper §2.1, llama.cpp src/models/deepseek2.cpp):
+// the cache holds, per token and layer, the normed compressed latent c_kv
+// (kv_lora_rank) and the roped shared key k_pe (rope dims). A query head is
+// turned into latent space once (q_abs = W_kb[h] · q_nope), scores are
+// q_abs·c_kv + q_pe·k_pe, the weighted latent goes back through W_vb[h].
+// Files with the older fused attn_kv_b are split into W_kb/W_vb at load.
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "core/attention.h"
+#include "core/error.h"
+#include "core/ffn.h"
+#include "core/matmul.h"
+#include "core/moe.h"
+#include "models/binder.h"
+#include "models/hparams.h"
+#include "models/model.h"
+#include "simd/float_ops.h"
+
+namespace moerun {
+
+namespace {
+
+struct Ds2Hparams {
+  int64_t n_layer = 0;              // block_count - nextn_predict_layers
+  int64_t leading_dense_block_count = 0;
+  int64_t q_lora_rank = 0;          // 0: no q LoRA (V2-Lite)
+  int64_t kv_lora_rank = 0;
+  int64_t head_k = 0;               // key_length_mla: qk_nope + qk_rope
+  int64_t head_v = 0;               // value_length_mla
+  int64_t qk_nope = 0;
+  int64_t qk_rope = 0;              // rope.dimension_count
+  int64_t expert_count = 0;
+  int64_t expert_used_count = 0;
+  int64_t expert_shared_count = 0;
+  int64_t expert_feed_forward_length = 0;
+  RouterConfig router;
+  float kq_scale = 0;
+};
+
+struct Ds2Layer {
+  const float* attn_norm;       // [E]
+  TensorView wq;                // [E, H*head_k] (no q LoRA)
+  TensorView wq_a;              // [E, q_lora]
+  const float* q_a_norm;        // [q_lora]
+  TensorView wq_b;              // [q_lora, H*head_k]
+  TensorView wkv_a;             // [E, kv_lora + rope]
+  const float* kv_a_norm;       // [kv_lora]
+  TensorView wk_b;              // [qk_nope, kv_lora, H]: per head, kv_lora rows of qk_nope
+  TensorView wv_b;              // [kv_lora, head_v, H]: per head, head_v rows of kv_lora
+  TensorView wo;                // [H*head_v, E]
+  const float* ffn_norm;        // [E]
+  // dense layers
+  TensorView ffn_gate, ffn_up, ffn_down;
+  // MoE layers
+  TensorView gate_inp;          // [E, n_expert] router
+  const float* exp_probs_b;     // [n_expert] selection bias (V3), may be null
+  ExpertTensors experts;
+  TensorView shexp_gate, shexp_up, shexp_down;  // shared experts, may be absent
+  bool moe = false;
+};
+
+class DeepSeek2 final : public Model {
+ public:
+  explicit DeepSeek2(const GgufFile& f);
+  const ModelInfo& info() const override { return info_; }
+  KvLayout kv_layout() const override { return {ds_.n_layer, ds_.kv_lora_rank + ds_.qk_rope, 0}; }
+  void forward(const Batch& batch, KvCache& kv, float* logits) override;
+  MoeStats* moe_stats() override { return &stats_; }
+
+ private:
+  void attention(const Ds2Layer& L, int64_t l, const Batch& batch, KvCache& kv);
+  void split_kv_b(const Binder& bind, const GgufFile& f, int64_t l, Ds2Layer& L);
+
+  CommonHparams hp_;
+  Ds2Hparams ds_;
+  ModelInfo info_;
+  TensorView tok_embd_;
+  const float* out_norm_ = nullptr;
+  TensorView output_;
+  std::vector<Ds2Layer> layers_;
+  std::vector<std::vector<float>> owned_;  // W_kb/W_vb split out of a fused attn_kv_b
+  MoeStats stats_;
+  // Activations, resized per batch.
+  std::vector<float> x_, h_, q_, qa_, kva_, qabs_, lat_, o_, tmp_, rl_, rw_;
+  std::vector<int32_t> ri_;
+  FfnScratch ffn_;
+  MoeScratch moe_;
+};
+
+DeepSeek2::DeepSeek2(const GgufFile& f) {
+  const std::string a = f.architecture() + ".";
+  const GgufTensor* te = f.find_tensor("token_embd.weight");
+  if (te == nullptr) fail(f.path() + ": required tensor 'token_embd.weight' is missing");
+  hp_ = read_common_hparams(f, te->ne[1]);
+  const int64_t E = hp_.embedding_length, H = hp_.head_count, V = hp_.n_vocab;
+
+  const int64_t nextn = f.get_int(a + "nextn_predict_layers", 0);
+  if (nextn < 0 || nextn >= hp_.block_count) fail(f.path() + ": key '" + a + "nextn_predict_layers' is out of range");
+  ds_.n_layer = hp_.block_count - nextn;  // trailing MTP blocks are not part of the forward pass
+  ds_.leading_dense_block_count = f.get_int(a + "leading_dense_block_count", 0);
+  ds_.q_lora_rank = f.get_int(a + "attention.q_lora_rank", 0);
+  ds_.kv_lora_rank = f.get_int(a + "attention.kv_lora_rank");
+  ds_.qk_rope = hp_.rope.n_rot;
+  const bool split = f.has(a + "attention.key_length_mla");
+  ds_.head_k = split ? f.get_int(a + "attention.key_length_mla") : hp_.key_length;
+  ds_.head_v = split ? f.get_int(a + "attention.value_length_mla") : hp_.value_length;
+  ds_.qk_nope = ds_.head_k - ds_.qk_rope;
+  if (ds_.kv_lora_rank <= 0 || ds_.qk_nope <= 0 || ds_.head_v <= 0) {
+    fail(f.path() + ": inconsistent MLA sizes (kv_lora_rank " + std::to_string(ds_.kv_lora_rank) + ", key length " +
+         std::to_string(ds_.head_k) + ", rope dims " + std::to_string(ds_.qk_rope) + ", value length " +
+         std::to_string(ds_.head_v) + ")");
+  }
+  if (ds_.leading_dense_block_count < 0 || ds_.leading_dense_block_count > ds_.n_layer) {
+    fail(f.path() + ": key '" + a + "leading_dense_block_count' is out of range");
+  }
+  const bool any_moe = ds_.leading_dense_block_count < ds_.n_layer;
+  if (any_moe) {
+    ds_.expert_count = f.get_int(a + "expert_count");
+    ds_.expert_used_count = f.get_int(a + "expert_used_count");
+    ds_.expert_shared_count = f.get_int(a + "expert_shared_count", 0);
+    ds_.expert_feed_forward_length = f.get_int(a + "expert_feed_forward_length");
+    if (ds_.expert_count <= 0 || ds_.expert_used_count <= 0 || ds_.expert_feed_forward_length <= 0 ||
+        ds_.expert_shared_count < 0) {
+      fail(f.path() + ": expert_count, expert_used_count and expert_feed_forward_length must be positive");
+    }
+    if (ds_.expert_used_count > ds_.expert_count) {
+      fail(f.path() + ": expert_used_count " + std::to_string(ds_.expert_used_count) + " exceeds expert_count " +
+           std::to_string(ds_.expert_count));
+    }
+    RouterConfig& r = ds_.router;
+    r.n_expert = ds_.expert_count;
+    r.n_expert_used = ds_.expert_used_count;
+    r.n_group = f.get_int(a + "expert_group_count", 1);
+    r.n_group_used = f.get_int(a + "expert_group_used_count", r.n_group);
+    if (r.n_group <= 0) r.n_group = 1;
+    if (r.n_group > 1 && (r.n_expert % r.n_group != 0 || r.n_group_used <= 0 || r.n_group_used > r.n_group ||
+                          r.n_group_used * (r.n_expert / r.n_group) < r.n_expert_used)) {
+      fail(f.path() + ": expert groups do not fit: " + std::to_string(r.n_expert) + " experts in " +
+           std::to_string(r.n_group) + " groups, " + std::to_string(r.n_group_used) + " used, top-" +
+           std::to_string(r.n_expert_used));
+    }
+    // expert_gating_func: 1 softmax, 2 sigmoid (llama.cpp's enum); absent
+    // means softmax, as in V2/V2.5 files written before the key existed.
+    const int64_t gating = f.get_int(a + "expert_gating_func", 1);
+    if (gating != 1 && gating != 2) fail(f.path() + ": unsupported expert_gating_func " + std::to_string(gating));
+    r.gating = gating == 2 ? Gating::kSigmoid : Gating::kSoftmax;
+    r.norm_weights = f.get_bool(a + "expert_weights_norm", false);
+    r.weights_scale = static_cast<float>(f.get_float(a + "expert_weights_scale", 0.0));
+  }
+
+  // YaRN (V2/V3 long context): llama.cpp stores 0.1 * mscale_all_dim in
+  // rope.scaling.yarn_log_multiplier; DeepSeek takes mscale = mscale_all_dim,
+  // so the rope keeps unit magnitude and the attention scale carries
+  // (1 + 0.1 * m * ln(factor))^2 (llama.cpp TAG_DEEPSEEK2_YARN_LOG_MUL_FIX).
+  float kq_mscale = 1.0f;
+  if (hp_.rope.ext_factor != 0.0f) {
+    const float factor = 1.0f / hp_.rope.freq_scale;
+    const float log_mul = static_cast<float>(f.get_float(a + "rope.scaling.yarn_log_multiplier", 0.0)) / 0.1f;
+    hp_.rope.attn_factor = 1.0f / (1.0f + 0.1f * std::log(factor));
+    if (log_mul != 0.0f && factor > 1.0f) kq_mscale = 1.0f + 0.1f * log_mul * std::log(factor);
+  }
+  hp_.rope.attn_factor *= static_cast<float>(f.get_float(a + "rope.scaling.attn_factor", 1.0));
+  ds_.kq_scale = kq_mscale * kq_mscale / std::sqrt(static_cast<float>(ds_.head_k));
+  hp_.rope.neox = false;  // deepseek2 uses ggml's normal (adjacent-pair) RoPE
+
+  Binder bind(f);
+  tok_embd_ = bind.get("token_embd.weight", {E, V});
+  out_norm_ = bind.get_f32("output_norm.weight", {E});
+  output_ = bind.get_optional("output.weight", {E, V});
+  if (!output_.valid()) output_ = tok_embd_;
+
+  const int64_t kvl = ds_.kv_lora_rank, rope = ds_.qk_rope;
+  const int64_t Fe = ds_.expert_feed_forward_length, NE = ds_.expert_count;
+  uint64_t routed_bytes_per_layer_expert = 0;
+  int64_t routed_params_per_layer_expert = 0;
+  layers_.resize(ds_.n_layer);
+  for (int64_t l = 0; l < ds_.n_layer; ++l) {
+    Ds2Layer& L = layers_[l];
+    L.attn_norm = bind.get_f32(blk(l, "attn_norm"), {E});
+    if (ds_.q_lora_rank > 0) {
+      L.wq_a = bind.get(blk(l, "attn_q_a"), {E, ds_.q_lora_rank});
+      L.q_a_norm = bind.get_f32(blk(l, "attn_q_a_norm"), {ds_.q_lora_rank});
+      L.wq_b = bind.get(blk(l, "attn_q_b"), {ds_.q_lora_rank, H * ds_.head_k});
+    } else {
+      L.wq = bind.get(blk(l, "attn_q"), {E, H * ds_.head_k});
+    }
+    L.wkv_a = bind.get(blk(l, "attn_kv_a_mqa"), {E, kvl + rope});
+    L.kv_a_norm = bind.get_f32(blk(l, "attn_kv_a_norm"), {kvl});
+    if (split) {
+      L.wk_b = bind.get(blk(l, "attn_k_b"), {ds_.qk_nope, kvl, H});
+      L.wv_b = bind.get(blk(l, "attn_v_b"), {kvl, ds_.head_v, H});
+    } else {
+      split_kv_b(bind, f, l, L);
+    }
+    L.wo = bind.get(blk(l, "attn_output"), {H * ds_.head_v, E});
+    L.ffn_norm = bind.get_f32(blk(l, "ffn_norm"), {E});
+    if (l < ds_.leading_dense_block_count) {
+      const int64_t F = hp_.feed_forward_length;
+      if (F <= 0) fail(f.path() + ": key '" + a + "feed_forward_length' must be positive for dense blocks");
+      L.ffn_gate = bind.get(blk(l, "ffn_gate"), {E, F});
+      L.ffn_up = bind.get(blk(l, "ffn_up"), {E, F});
+      L.ffn_down = bind.get(blk(l, "ffn_down"), {F, E});
+      continue;
+    }
+    L.moe = true;
+    L.gate_inp = bind.get(blk(l, "ffn_gate_inp"), {E, NE});
+    const std::string bias_name = "blk." + std::to_string(l) + ".exp_probs_b.bias";
+    L.exp_probs_b = bind.get_f32_optional(bias_name, {NE});
+    if (ds_.router.gating == Gating::kSigmoid && L.exp_probs_b == nullptr) {
+      fail(f.path() + ": sigmoid routing (expert_gating_func 2) needs tensor '" + bias_name + "', which is missing");
+    }
+    L.experts.gate = bind.get(blk(l, "ffn_gate_exps"), {E, Fe, NE});
+    L.experts.up = bind.get(blk(l, "ffn_up_exps"), {E, Fe, NE});
+    L.experts.down = bind.get(blk(l, "ffn_down_exps"), {Fe, E, NE});
+    routed_bytes_per_layer_expert += (L.experts.gate.row_bytes * Fe + L.experts.up.row_bytes * Fe +
+                                      L.experts.down.row_bytes * E);
+    routed_params_per_layer_expert += 3 * E * Fe;
+    if (ds_.expert_shared_count > 0) {
+      const int64_t Fs = Fe * ds_.expert_shared_count;
+      L.shexp_gate = bind.get(blk(l, "ffn_gate_shexp"), {E, Fs});
+      L.shexp_up = bind.get(blk(l, "ffn_up_shexp"), {E, Fs});
+      L.shexp_down = bind.get(blk(l, "ffn_down_shexp"), {Fs, E});
+    }
+  }
+
+  info_.arch = hp_.arch;
+  info_.name = f.get_string("general.name", "");
+  info_.n_vocab = V;
+  info_.n_ctx_train = hp_.context_length;
+  info_.n_embd = E;
+  info_.n_layer = ds_.n_layer;
+  info_.n_expert = ds_.expert_count;
+  info_.n_expert_used = ds_.expert_used_count;
+  info_.n_expert_shared = ds_.expert_shared_count;
+  info_.n_params = bind.n_params();
+  // Per token: everything bound except the unchosen experts and the
+  // embedding table (one row is read), as bytes of the file's formats.
+  const bool tied = output_.data == tok_embd_.data;
+  const int64_t unchosen = ds_.expert_count - ds_.expert_used_count;
+  info_.n_params_active = bind.n_params() - routed_params_per_layer_expert * unchosen -
+                          (tied ? 0 : E * V);
+  info_.bytes_active = bind.n_bytes() - routed_bytes_per_layer_expert * static_cast<uint64_t>(unchosen) -
+                       (tied ? 0 : tok_embd_.row_bytes * V);
+}
+
+// Older files store W_kb and W_vb fused as attn_kv_b [kv_lora, H*(nope+v)];
+// dequantize once into the split layout the absorbed path reads.
+void DeepSeek2::split_kv_b(const Binder& bind, const GgufFile& f, int64_t l, Ds2Layer& L) {
+  const int64_t H = hp_.head_count, kvl = ds_.kv_lora_rank, nope = ds_.qk_nope, hv = ds_.head_v;
+  const TensorView kvb = bind.get(blk(l, "attn_kv_b"), {kvl, H * (nope + hv)});
+  std::vector<float> row(static_cast<size_t>(kvl));
+  std::vector<float> kb(static_cast<size_t>(H * kvl * nope)), vb(static_cast<size_t>(H * hv * kvl));
+  for (int64_t h = 0; h < H; ++h) {
+    for (int64_t j = 0; j < nope + hv; ++j) {
+      dequantize_row(kvb, h * (nope + hv) + j, row.data());
+      for (int64_t r = 0; r < kvl; ++r) {
+        if (j < nope) {
+          kb[(h * kvl + r) * nope + j] = row[r];  // W_kb[h] row r, column j
+        } else {
+          vb[(h * hv + (j - nope)) * kvl + r] = row[r];
+        }
+      }
+    }
+  }
+  auto view = [&](std::vector<float>&& data, int64_t ne0, int64_t ne1) {
+    owned_.push_back(std::move(data));
+    TensorView v;
+    v.type = QType::F32;
+    v.n_dims = 3;
+    v.ne[0] = ne0;
+    v.ne[1] = ne1;
+    v.ne[2] = H;
+    v.data = reinterpret_cast<const uint8_t*>(owned_.back().data());
+    v.row_bytes = static_cast<size_t>(ne0) * sizeof(float);
+    return v;
+  };
+  (void)f;
+  L.wk_b = view(std::move(kb), nope, kvl);
+  L.wv_b = view(std::move(vb), kvl, hv);
+}
+
+void DeepSeek2::attention(const Ds2Layer& L, int64_t l, const Batch& batch, KvCache& kv) {
+  const int64_t B = batch.size();
+  const int64_t E = hp_.embedding_length, H = hp_.head_count;
+  const int64_t hk = ds_.head_k, kvl = ds_.kv_lora_rank, rope = ds_.qk_rope, hv = ds_.head_v;
+  const int64_t qd = H * hk, kd = kvl + rope;
+  const float eps = hp_.layer_norm_rms_epsilon;
+  q_.resize(B * qd);
+  kva_.resize(B * kd);
+  qabs_.resize(B * H * kd);
+  lat_.resize(B * H * kvl);
+  o_.resize(B * H * hv);
+
+  if (ds_.q_lora_rank > 0) {
+    qa_.resize(B * ds_.q_lora_rank);
+    matmul(L.wq_a, h_.data(), E, B, qa_.data(), ds_.q_lora_rank);
+    for (int64_t b = 0; b < B; ++b) {
+      float* r = qa_.data() + b * ds_.q_lora_rank;
+      rms_norm(r, L.q_a_norm, r, ds_.q_lora_rank, eps);
+    }
+    matmul(L.wq_b, qa_.data(), ds_.q_lora_rank, B, q_.data(), qd);
+  } else {
+    matmul(L.wq, h_.data(), E, B, q_.data(), qd);
+  }
+  matmul(L.wkv_a, h_.data(), E, B, kva_.data(), kd);
+  for (int64_t b = 0; b < B; ++b) {
+    float* r = kva_.data() + b * kd;
+    rms_norm(r, L.kv_a_norm, r, kvl, eps);      // the latent c_kv
+    rope_inplace(r + kvl, batch.pos[b], hp_.rope);  // the shared rope key
+    for (int64_t h = 0; h < H; ++h) rope_inplace(q_.data() + b * qd + h * hk + ds_.qk_nope, batch.pos[b], hp_.rope);
+  }
+  kv_store(batch, kv, l, kva_.data(), nullptr);
+
+  // Queries into latent space: q_abs[h] = W_kb[h] · q_nope[h]; then append q_pe.
+  for (int64_t h = 0; h < H; ++h) {
+    matmul(L.wk_b.slice(h), q_.data() + h * hk, qd, B, qabs_.data() + h * kd, H * kd);
+  }
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < H; ++h) {
+      const float* pe = q_.data() + b * qd + h * hk + ds_.qk_nope;
+      std::copy(pe, pe + rope, qabs_.data() + b * H * kd + h * kd + kvl);
+    }
+  }
+  // One shared key/value head (MQA over the latent): value = latent part of the key row.
+  GqaShape shape{H, 1, kd, kvl, ds_.kq_scale, true};
+  gqa_attention(batch, kv, l, shape, qabs_.data(), lat_.data());
+  for (int64_t h = 0; h < H; ++h) {
+    matmul(L.wv_b.slice(h), lat_.data() + h * kvl, H * kvl, B, o_.data() + h * hv, H * hv);
+  }
+  matmul(L.wo, o_.data(), H * hv, B, tmp_.data(), E);
+  add_inplace(x_.data(), tmp_.data(), B * E);
+}
+
+void DeepSeek2::forward(const Batch& batch, KvCache& kv, float* logits) {
+  const int64_t B = batch.size();
+  const int64_t E = hp_.embedding_length;
+  const float eps = hp_.layer_norm_rms_epsilon;
+  x_.resize(B * E);
+  h_.resize(B * E);
+  tmp_.resize(B * E);
+  for (int64_t b = 0; b < B; ++b) {
+    const int32_t t = batch.tokens[b];
+    if (t < 0 || t >= hp_.n_vocab) {
+      fail("token id " + std::to_string(t) + " is out of range (n_vocab " + std::to_string(hp_.n_vocab) + ")");
+    }
+    dequantize_row(tok_embd_, t, x_.data() + b * E);
+  }
+  stats_.clear();
+
+  for (int64_t l = 0; l < ds_.n_layer; ++l) {
+    const Ds2Layer& L = layers_[l];
+    for (int64_t b = 0; b < B; ++b) rms_norm(x_.data() + b * E, L.attn_norm, h_.data() + b * E, E, eps);
+    attention(L, l, batch, kv);
+
+    for (int64_t b = 0; b < B; ++b) rms_norm(x_.data() + b * E, L.ffn_norm, h_.data() + b * E, E, eps);
+    if (!L.moe) {
+      swiglu_ffn(L.ffn_gate, L.ffn_up, L.ffn_down, h_.data(), B, tmp_.data(), ffn_);
+      add_inplace(x_.data(), tmp_.data(), B * E);
+      continue;
+    }
+    const int64_t NE = ds_.expert_count, k = ds_.expert_used_count;
+    rl_.resize(B * NE);
+    ri_.resize(B * k);
+    rw_.resize(B * k);
+    matmul(L.gate_inp, h_.data(), E, B, rl_.data(), NE);
+    RouterConfig rc = ds_.router;
+    rc.selection_bias = L.exp_probs_b;
+    route(rc, rl_.data(), B, ri_.data(), rw_.data());
+    if (L.shexp_gate.valid()) {
+      swiglu_ffn(L.shexp_gate, L.shexp_up, L.shexp_down, h_.data(), B, tmp_.data(), ffn_);
+    } else {
+      std::fill(tmp_.begin(), tmp_.begin() + B * E, 0.0f);
+    }
+    moe_ffn(L.experts, h_.data(), B, ri_.data(), rw_.data(), k, tmp_.data(), moe_, &stats_);
+    add_inplace(x_.data(), tmp_.data(), B * E);
+  }
+
+  int64_t n_out = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    if (batch.logits[b]) {
+      rms_norm(x_.data() + b * E, out_norm_, h_.data() + n_out * E, E, eps);
+      ++n_out;
+    }
+  }
+  if (n_out > 0) matmul(output_, h_.data(), E, n_out, logits, hp_.n_vocab);
+}
+
+}  // namespace
+
+std::unique_ptr<Model> make_deepseek2(const GgufFile& f) { return std::make_unique<DeepSeek2>(f); }
+
+}  // namespace moerun
