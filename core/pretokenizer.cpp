@@ -265,6 +265,7 @@ std::vector<std::string> pre_tokenizer_names() {
 
 struct PreTokenizer::Impl {
   std::vector<pcre2_code*> codes;
+  std::vector<uint8_t> jit;  // JIT compilation succeeded
   ~Impl() {
     for (auto* c : codes) pcre2_code_free(c);
   }
@@ -284,7 +285,7 @@ PreTokenizer::PreTokenizer(const PreTokenizerSpec& spec) : impl_(std::make_uniqu
            std::to_string(err_off) + ": " + reinterpret_cast<const char*>(msg));
     }
     // JIT is an optimisation: if it is unavailable the interpreter still works.
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    impl_->jit.push_back(pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0);
     impl_->codes.push_back(code);
   }
 }
@@ -328,15 +329,19 @@ Sanitized sanitize(std::string_view in) {
 
 // Splits one piece with one regex, appending the matches and the gaps between
 // them (Hugging Face `Split` with behavior `Isolated`).
-void split_piece(pcre2_code* code, pcre2_match_data* md, pcre2_match_context* mctx, std::string_view text,
-                 TextSpan piece, std::vector<TextSpan>& out) {
+void split_piece(pcre2_code* code, bool jit, pcre2_match_data* md, pcre2_match_context* mctx,
+                 std::string_view text, TextSpan piece, std::vector<TextSpan>& out) {
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data() + piece.begin);
   const size_t len = piece.end - piece.begin;
   size_t emitted = 0;  // relative offset up to which pieces were emitted
   size_t start = 0;
   uint32_t options = 0;
   while (start <= len) {
-    int rc = pcre2_match(code, subject, len, start, options | PCRE2_NO_UTF_CHECK, md, mctx);
+    // The JIT fast path skips pcre2_match's per-call checks; it cannot do
+    // PCRE2_ANCHORED, which only the empty-match retry uses.
+    int rc = (jit && !(options & PCRE2_ANCHORED))
+                 ? pcre2_jit_match(code, subject, len, start, options, md, mctx)
+                 : pcre2_match(code, subject, len, start, options | PCRE2_NO_UTF_CHECK, md, mctx);
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT || rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
         rc == PCRE2_ERROR_HEAPLIMIT) {
       // Pathological input for this pattern: try the interpreter, which has
@@ -389,10 +394,18 @@ std::vector<TextSpan> PreTokenizer::split(std::string_view input) const {
     pcre2_jit_stack* jstack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, nullptr);
     pcre2_jit_stack_assign(mctx, nullptr, jstack);
     std::vector<TextSpan> next;
-    for (pcre2_code* code : impl_->codes) {
+    for (size_t r = 0; r < impl_->codes.size(); ++r) {
       next.clear();
       next.reserve(pieces.size() * 2);
-      for (const TextSpan& p : pieces) split_piece(code, md, mctx, text, p, next);
+      for (const TextSpan& p : pieces) {
+        // A piece of one character cannot be split further: skip the call.
+        const size_t n = p.end - p.begin;
+        if (n == 1 || (n <= 4 && static_cast<size_t>(utf8::seq_len(static_cast<uint8_t>(text[p.begin]))) == n)) {
+          next.push_back(p);
+        } else {
+          split_piece(impl_->codes[r], impl_->jit[r] != 0, md, mctx, text, p, next);
+        }
+      }
       pieces.swap(next);
     }
     pcre2_jit_stack_free(jstack);

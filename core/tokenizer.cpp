@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "core/error.h"
 #include "core/gguf.h"
@@ -72,6 +73,13 @@ Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
   } else {
     bpe_ = std::make_unique<BpeEncoder>(vocab_);
   }
+  for (auto& groups : specials_by_byte_) groups.assign(256, {});
+  for (uint32_t prio = 0; prio < vocab_.special_tokens.size(); ++prio) {
+    const TokenData& t = vocab_.tokens[vocab_.special_tokens[prio]];
+    const auto b = static_cast<unsigned char>(t.text[0]);  // texts are never empty (vocab)
+    specials_by_byte_[0][b].push_back(prio);
+    if (!(t.attr & (kAttrControl | kAttrUnknown))) specials_by_byte_[1][b].push_back(prio);
+  }
   // Pieces as llama.cpp's token_to_piece(special = true) gives them.
   pieces_.resize(vocab_.tokens.size());
   for (size_t id = 0; id < vocab_.tokens.size(); ++id) {
@@ -129,17 +137,27 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
     };
     std::vector<Hit> hits;
     const auto& specials = vocab_.special_tokens;
-    for (uint32_t prio = 0; prio < specials.size(); ++prio) {
-      const TokenData& t = vocab_.tokens[specials[prio]];
-      if (!parse_special && (t.attr & (kAttrControl | kAttrUnknown))) continue;
-      for (size_t pos = text.find(t.text); pos != std::string_view::npos; pos = text.find(t.text, pos + 1)) {
-        hits.push_back({prio, pos});
+    const auto& groups = specials_by_byte_[parse_special ? 0 : 1];
+    for (int b = 0; b < 256; ++b) {
+      if (groups[b].empty()) continue;
+      const char* base = text.data();
+      for (const char* p = static_cast<const char*>(std::memchr(base, b, text.size())); p;
+           p = static_cast<const char*>(std::memchr(p + 1, b, text.size() - (p + 1 - base)))) {
+        const size_t pos = static_cast<size_t>(p - base);
+        for (uint32_t prio : groups[b]) {
+          const std::string& t = vocab_.tokens[specials[prio]].text;
+          if (text.compare(pos, t.size(), t) == 0) hits.push_back({prio, pos});
+        }
+        if (p + 1 == base + text.size()) break;
       }
     }
+    // Longest tokens first; each token's occurrences left to right.
+    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+      return a.prio < b.prio || (a.prio == b.prio && a.pos < b.pos);
+    });
     if (hits.empty()) {
       frags.push_back({kTokenNull, 0, text.size()});
     } else {
-      // hits are already ordered by (priority, position).
       std::vector<uint8_t> claimed(text.size(), 0);  // 1 = token, 2 = stripped whitespace
       std::vector<std::pair<size_t, int32_t>> accepted;  // (position, token id)
       for (const Hit& h : hits) {
@@ -193,7 +211,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
     const std::string_view piece = text.substr(f.begin, f.end - f.begin);
     if (spm_) {
       if (vocab_.add_space_prefix && prev_special) {
-        buf.assign(" ").append(piece);
+        buf.clear();
+        buf += ' ';
+        buf += piece;
         spm_->encode(buf, out);
       } else {
         spm_->encode(piece, out);

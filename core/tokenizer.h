@@ -77,6 +77,10 @@ class Tokenizer {
   std::unique_ptr<SpmEncoder> spm_;
   std::unique_ptr<BpeEncoder> bpe_;
   std::vector<std::string> pieces_;  // token_to_piece(id, true) for every id
+  // Indices into vocab_.special_tokens grouped by the first byte of their
+  // text, so the special-token scan makes one memchr pass per distinct first
+  // byte. [0]: every special token (parse_special); [1]: user-defined only.
+  std::vector<std::vector<uint32_t>> specials_by_byte_[2];
 };
 
 // Streaming detokenizer: feed generated tokens one at a time and print what

@@ -37,20 +37,67 @@ struct BigramGreater {
 };
 
 // Words longer than this are not cached (rare, and would bloat the cache).
-constexpr size_t kMaxCachedWord = 128;
+constexpr size_t kMaxCachedWord = 64;
+
+PreTokenizerSpec spec_for(const Vocab& v) {
+  PreTokenizerSpec s = pre_tokenizer_spec(v.pre);
+  if (!v.pre_regexes.empty()) s.regexes = v.pre_regexes;
+  return s;
+}
 
 }  // namespace
+
+// Transparent hashing so the cache can be probed with the raw word's
+// string_view without building a std::string.
+struct ViewHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 
 struct BpeEncoder::Scratch {
   std::string encoded;
   std::vector<Symbol> syms;
   std::vector<Bigram> heap;
-  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>> cache;  // word -> range in cache_ids
+  // raw word -> range in cache_ids
+  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>, ViewHash, std::equal_to<>> cache;
   std::vector<int32_t> cache_ids;
 };
 
-BpeEncoder::BpeEncoder(const Vocab& vocab) : vocab_(vocab), pre_(pre_tokenizer_spec(vocab.pre)) {
-  merges_.reserve(vocab.merges.size());
+namespace {
+uint64_t slot_of(uint64_t key, uint64_t mask) {
+  // Fibonacci hashing: ids are small and dense, the multiply spreads them.
+  return (key * 0x9E3779B97F4A7C15ull >> 20) & mask;
+}
+}  // namespace
+
+void BpeEncoder::MergeTable::init(size_t n) {
+  size_t cap = 16;
+  while (cap < 2 * n) cap *= 2;  // load factor <= 0.5
+  keys.assign(cap, kEmpty);
+  values.assign(cap, Merge{0, 0});
+  mask = cap - 1;
+}
+
+bool BpeEncoder::MergeTable::insert(uint64_t key, Merge m) {
+  for (uint64_t i = slot_of(key, mask);; i = (i + 1) & mask) {
+    if (keys[i] == key) return false;
+    if (keys[i] == kEmpty) {
+      keys[i] = key;
+      values[i] = m;
+      return true;
+    }
+  }
+}
+
+const BpeEncoder::Merge* BpeEncoder::MergeTable::find(uint64_t key) const {
+  for (uint64_t i = slot_of(key, mask);; i = (i + 1) & mask) {
+    if (keys[i] == key) return &values[i];
+    if (keys[i] == kEmpty) return nullptr;
+  }
+}
+
+BpeEncoder::BpeEncoder(const Vocab& vocab) : vocab_(vocab), pre_(spec_for(vocab)) {
+  merges_.init(vocab.merges.size());
   std::string joined;
   for (size_t rank = 0; rank < vocab.merges.size(); ++rank) {
     const auto& [a, b] = vocab.merges[rank];
@@ -60,8 +107,9 @@ BpeEncoder::BpeEncoder(const Vocab& vocab) : vocab_(vocab), pre_(pre_tokenizer_s
     const int32_t ib = intern(b);
     const int32_t ir = intern(joined);
     // The first (lowest) rank of a duplicated pair wins.
-    merges_.try_emplace(pair_key(ia, ib), Merge{static_cast<int32_t>(rank), ir});
+    merges_.insert(pair_key(ia, ib), Merge{static_cast<int32_t>(rank), ir});
   }
+  for (int b = 0; b < 256; ++b) byte_sym_[b] = lookup(byte_to_unicode(static_cast<uint8_t>(b)));
 }
 
 int32_t BpeEncoder::lookup(std::string_view s) const {
@@ -99,21 +147,20 @@ void BpeEncoder::encode(std::string_view text, std::vector<int32_t>& out) const 
 }
 
 void BpeEncoder::encode_word(std::string_view raw, std::vector<int32_t>& out, Scratch& sc) const {
+  const bool cacheable = raw.size() <= kMaxCachedWord;
+  if (cacheable) {
+    auto it = sc.cache.find(raw);
+    if (it != sc.cache.end()) {
+      out.insert(out.end(), sc.cache_ids.begin() + it->second.first, sc.cache_ids.begin() + it->second.second);
+      return;
+    }
+  }
   std::string& word = sc.encoded;
   word.clear();
   if (vocab_.byte_encode) {
     byte_encode_append(raw, word);
   } else {
     word.assign(raw);
-  }
-
-  const bool cacheable = word.size() <= kMaxCachedWord;
-  if (cacheable) {
-    auto it = sc.cache.find(word);
-    if (it != sc.cache.end()) {
-      out.insert(out.end(), sc.cache_ids.begin() + it->second.first, sc.cache_ids.begin() + it->second.second);
-      return;
-    }
   }
   const size_t out_begin = out.size();
 
@@ -123,15 +170,27 @@ void BpeEncoder::encode_word(std::string_view raw, std::vector<int32_t>& out, Sc
   } else {
     auto& syms = sc.syms;
     syms.clear();
-    uint32_t cp = 0;
-    for (size_t pos = 0; pos < word.size();) {
-      int n = utf8::decode(word, pos, cp);
-      if (n == 0) n = 1;
-      const int32_t idx = static_cast<int32_t>(syms.size());
-      syms.push_back({idx - 1, pos + n == word.size() ? -1 : idx + 1,
-                      lookup(std::string_view(word).substr(pos, n)), static_cast<uint32_t>(pos),
-                      static_cast<uint32_t>(n)});
-      pos += n;
+    if (vocab_.byte_encode) {
+      // One symbol per input byte; its stand-in is 1 or 2 bytes of `word`.
+      uint32_t off = 0;
+      for (size_t i = 0; i < raw.size(); ++i) {
+        const auto b = static_cast<uint8_t>(raw[i]);
+        const auto n = static_cast<uint32_t>(byte_to_unicode(b).size());
+        const int32_t idx = static_cast<int32_t>(i);
+        syms.push_back({idx - 1, i + 1 == raw.size() ? -1 : idx + 1, byte_sym_[b], off, n});
+        off += n;
+      }
+    } else {
+      uint32_t cp = 0;
+      for (size_t pos = 0; pos < word.size();) {
+        int n = utf8::decode(word, pos, cp);
+        if (n == 0) n = 1;
+        const int32_t idx = static_cast<int32_t>(syms.size());
+        syms.push_back({idx - 1, pos + n == word.size() ? -1 : idx + 1,
+                        lookup(std::string_view(word).substr(pos, n)), static_cast<uint32_t>(pos),
+                        static_cast<uint32_t>(n)});
+        pos += n;
+      }
     }
 
     auto& heap = sc.heap;
@@ -140,9 +199,9 @@ void BpeEncoder::encode_word(std::string_view raw, std::vector<int32_t>& out, Sc
       if (l < 0 || r < 0) return;
       const int32_t a = syms[l].id, b = syms[r].id;
       if (a == kTokenNull || b == kTokenNull) return;
-      auto it = merges_.find(pair_key(a, b));
-      if (it == merges_.end()) return;
-      heap.push_back({it->second.rank, l, r, a, b});
+      const Merge* m = merges_.find(pair_key(a, b));
+      if (!m) return;
+      heap.push_back({m->rank, l, r, a, b});
       std::push_heap(heap.begin(), heap.end(), BigramGreater{});
     };
     for (int32_t i = 1; i < static_cast<int32_t>(syms.size()); ++i) try_add(i - 1, i);
@@ -155,7 +214,7 @@ void BpeEncoder::encode_word(std::string_view raw, std::vector<int32_t>& out, Sc
       Symbol& r = syms[bg.right];
       // Stale: a side was merged away or changed since this pair was queued.
       if (l.n == 0 || r.n == 0 || l.id != bg.left_id || r.id != bg.right_id || l.next != bg.right) continue;
-      l.id = merges_.find(pair_key(bg.left_id, bg.right_id))->second.result;
+      l.id = merges_.find(pair_key(bg.left_id, bg.right_id))->result;
       l.n += r.n;
       r.n = 0;
       l.next = r.next;
@@ -186,7 +245,7 @@ void BpeEncoder::encode_word(std::string_view raw, std::vector<int32_t>& out, Sc
   if (cacheable) {
     const auto b = static_cast<uint32_t>(sc.cache_ids.size());
     sc.cache_ids.insert(sc.cache_ids.end(), out.begin() + out_begin, out.end());
-    sc.cache.emplace(word, std::make_pair(b, static_cast<uint32_t>(sc.cache_ids.size())));
+    sc.cache.emplace(std::string(raw), std::make_pair(b, static_cast<uint32_t>(sc.cache_ids.size())));
   }
 }
 

@@ -65,6 +65,9 @@ struct Vocab {
   std::string name;   // general.name (some attribute rules key on it)
   std::vector<TokenData> tokens;
   std::vector<std::pair<std::string, std::string>> merges;  // BPE, in rank order
+  // BPE: split regexes to use instead of the `pre` family's (from a
+  // tokenizer.json whose rules match no known family). Empty: the family's.
+  std::vector<std::string> pre_regexes;
 
   int32_t bos_id = kTokenNull, eos_id = kTokenNull, unk_id = kTokenNull;
   int32_t eot_id = kTokenNull, eom_id = kTokenNull, sep_id = kTokenNull, pad_id = kTokenNull;
