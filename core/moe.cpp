@@ -123,7 +123,7 @@ void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* 
     }
     if (stats != nullptr) {
       stats->expert_bytes += (g.row_bytes * g.ne[1]) + (u.row_bytes * u.ne[1]) + (d.row_bytes * d.ne[1]);
-      stats->experts_run.push_back(static_cast<int32_t>(e));
+      stats->experts_run.emplace_back(stats->layer, static_cast<int32_t>(e));
     }
   }
 }

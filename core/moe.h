@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "core/ffn.h"
@@ -45,10 +46,12 @@ struct ExpertTensors {
 // Counts what a routed FFN touched (tests prove decode reads only the
 // chosen experts; benchmarks report active bytes).
 struct MoeStats {
-  uint64_t expert_bytes = 0;        // weight bytes of the experts run
-  std::vector<int32_t> experts_run; // ids, in the order they ran
+  uint64_t expert_bytes = 0;  // weight bytes of the experts run
+  int32_t layer = -1;         // set by the model before each moe_ffn call
+  std::vector<std::pair<int32_t, int32_t>> experts_run;  // (layer, expert), in the order they ran
   void clear() {
     expert_bytes = 0;
+    layer = -1;
     experts_run.clear();
   }
 };

@@ -376,6 +376,7 @@ void DeepSeek2::forward(const Batch& batch, KvCache& kv, float* logits) {
     } else {
       std::fill(tmp_.begin(), tmp_.begin() + B * E, 0.0f);
     }
+    stats_.layer = static_cast<int32_t>(l);
     moe_ffn(L.experts, h_.data(), B, ri_.data(), rw_.data(), k, tmp_.data(), moe_, &stats_);
     add_inplace(x_.data(), tmp_.data(), B * E);
   }
