@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/ffn.h"
 #include "core/matmul.h"
+#include "core/mla.h"
 #include "core/moe.h"
 #include "models/binder.h"
 #include "models/hparams.h"
@@ -71,6 +72,11 @@ class DeepSeek2 final : public Model {
   KvLayout kv_layout() const override { return {ds_.n_layer, ds_.kv_lora_rank + ds_.qk_rope, 0}; }
   void forward(const Batch& batch, KvCache& kv, float* logits) override;
   MoeStats* moe_stats() override { return &stats_; }
+  bool set_option(const std::string& name, bool on) override {
+    if (name != "naive_mla") return false;
+    naive_mla_ = on;
+    return true;
+  }
 
  private:
   void attention(const Ds2Layer& L, int64_t l, const Batch& batch, KvCache& kv);
@@ -85,6 +91,7 @@ class DeepSeek2 final : public Model {
   std::vector<Ds2Layer> layers_;
   std::vector<std::vector<float>> owned_;  // W_kb/W_vb split out of a fused attn_kv_b
   MoeStats stats_;
+  bool naive_mla_ = false;  // decompressed reference path (tests)
   // Activations, resized per batch.
   std::vector<float> x_, h_, q_, qa_, kva_, qabs_, lat_, o_, tmp_, rl_, rw_;
   std::vector<int32_t> ri_;
@@ -316,21 +323,11 @@ void DeepSeek2::attention(const Ds2Layer& L, int64_t l, const Batch& batch, KvCa
   }
   kv_store(batch, kv, l, kva_.data(), nullptr);
 
-  // Queries into latent space: q_abs[h] = W_kb[h] · q_nope[h]; then append q_pe.
-  for (int64_t h = 0; h < H; ++h) {
-    matmul(L.wk_b.slice(h), q_.data() + h * hk, qd, B, qabs_.data() + h * kd, H * kd);
-  }
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t h = 0; h < H; ++h) {
-      const float* pe = q_.data() + b * qd + h * hk + ds_.qk_nope;
-      std::copy(pe, pe + rope, qabs_.data() + b * H * kd + h * kd + kvl);
-    }
-  }
-  // One shared key/value head (MQA over the latent): value = latent part of the key row.
-  GqaShape shape{H, 1, kd, kvl, ds_.kq_scale, true};
-  gqa_attention(batch, kv, l, shape, qabs_.data(), lat_.data());
-  for (int64_t h = 0; h < H; ++h) {
-    matmul(L.wv_b.slice(h), lat_.data() + h * kvl, H * kvl, B, o_.data() + h * hv, H * hv);
+  const MlaShape shape{H, ds_.qk_nope, rope, kvl, hv, ds_.kq_scale};
+  if (naive_mla_) {
+    mla_attention_naive(batch, kv, l, shape, L.wk_b, L.wv_b, q_.data(), o_.data());
+  } else {
+    mla_attention_absorbed(batch, kv, l, shape, L.wk_b, L.wv_b, q_.data(), o_.data(), qabs_.data(), lat_.data());
   }
   matmul(L.wo, o_.data(), H * hv, B, tmp_.data(), E);
   add_inplace(x_.data(), tmp_.data(), B * E);

@@ -40,6 +40,13 @@ class Model {
   virtual void forward(const Batch& batch, KvCache& kv, float* logits) = 0;
   // What the routed FFNs of the last forward pass touched (MoE models only).
   virtual MoeStats* moe_stats() { return nullptr; }
+  // Switches a named implementation choice (e.g. "naive_mla": the reference
+  // path tests compare with); false if the model has no such option.
+  virtual bool set_option(const std::string& name, bool on) {
+    (void)name;
+    (void)on;
+    return false;
+  }
 };
 
 // Builds the model for f's architecture; throws a bad-input Error naming the
