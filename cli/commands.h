@@ -6,6 +6,7 @@
 namespace moerun::cli {
 
 void add_run_command(CLI::App& app);
+void add_chat_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_info_command(CLI::App& app);

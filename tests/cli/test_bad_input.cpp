@@ -2,63 +2,30 @@
 // stderr that names the file and the problem, exit status 2, and no output
 // file (DESIGN §9).
 #include <doctest/doctest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/gguf.h"
 #include "core/gguf_writer.h"
+#include "tests/cli/cli_runner.h"
 
 namespace fs = std::filesystem;
 using namespace moerun;
 
 namespace {
 
-const std::string kMoerun = std::string(MOERUN_BINARY_DIR) + "/moerun";
 const std::string kStories = std::string(MOERUN_SOURCE_DIR) + "/../shared/testdata/models/stories260K.gguf";
 
-struct Result {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+using Result = test::CliResult;
+using test::count_lines;
+using test::slurp;
 
-std::string temp_dir() {
-  const fs::path dir = fs::temp_directory_path() / ("moerun-cli-test-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-Result run(const std::string& args) {
-  const std::string dir = temp_dir();
-  const std::string cmd = kMoerun + " " + args + " >" + dir + "/stdout 2>" + dir + "/stderr </dev/null";
-  const int rc = std::system(cmd.c_str());
-  Result r;
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
-  r.out = slurp(dir + "/stdout");
-  r.err = slurp(dir + "/stderr");
-  return r;
-}
-
-int count_lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
+std::string temp_dir() { return test::cli_temp_dir(); }
+Result run(const std::string& args) { return test::run_moerun(args); }
 
 // Runs `moerun logits` on `model` and checks the clean-failure contract.
 void expect_bad_model(const std::string& model, const std::string& must_mention) {
