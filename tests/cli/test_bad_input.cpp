@@ -3,6 +3,7 @@
 // file (DESIGN §9).
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -120,4 +121,49 @@ TEST_CASE("cli: --help works for every subcommand") {
     CHECK_MESSAGE(r.status == 0, sub);
     CHECK_MESSAGE(r.out.find("Usage") != std::string::npos, sub);
   }
+}
+
+TEST_CASE("cli: hostile tensor infos in a real model are clean errors") {
+  const std::string real = slurp(kStories);
+  // The info of "output.weight": name, n_dims u32, ne0/ne1 u64, type u32, offset u64.
+  const size_t at = real.find("output.weight") + std::string("output.weight").size();
+  REQUIRE(at != std::string::npos);
+  auto patched = [&](size_t off, const void* v, size_t n) {
+    std::string b = real;
+    std::memcpy(&b[at + off], v, n);
+    return b;
+  };
+  const uint64_t far = 1ull << 40, huge = 1ull << 62;
+  const uint32_t bad_type = 77;
+  expect_bad_model(write_bytes("offset.gguf", patched(4 + 16 + 4, &far, 8)), "outside the file");
+  std::string overflow = patched(4, &huge, 8);
+  std::memcpy(&overflow[at + 12], &huge, 8);
+  expect_bad_model(write_bytes("overflow.gguf", overflow), "overflows");
+  expect_bad_model(write_bytes("type.gguf", patched(4 + 16, &bad_type, 4)), "unknown tensor type id 77");
+  // Two names of equal length: rename blk.0.attn_k.weight to blk.0.ffn_up.weight.
+  std::string dup = real;
+  const size_t up = dup.find("blk.0.ffn_up.weight"), down = dup.find("blk.0.attn_k.weight");
+  REQUIRE(up != std::string::npos);
+  REQUIRE(down != std::string::npos);
+  std::memcpy(&dup[down], "blk.0.ffn_up.weight", 19);
+  expect_bad_model(write_bytes("dup.gguf", dup), "duplicate tensor name");
+}
+
+TEST_CASE("cli: quantize of a bad file writes nothing; load modes give the same text") {
+  const std::string out = temp_dir() + "/q.gguf";
+  fs::remove(out);
+  const Result q = run("quantize " + write_bytes("cut.gguf", slurp(kStories).substr(0, 5000)) + " " + out + " q8_0");
+  CHECK(q.status == 2);
+  CHECK(count_lines(q.err) == 1);
+  CHECK_FALSE(fs::exists(out));
+  CHECK_FALSE(fs::exists(out + ".tmp"));
+  const Result bad_type = run("quantize " + kStories + " " + out + " q3_xx");
+  CHECK(bad_type.status == 2);
+  CHECK_FALSE(fs::exists(out));
+
+  const std::string args = "run -m " + kStories + " -p \"Once upon a time\" -n 16 --temp 0 -t 1";
+  const Result a = run(args), b = run(args + " --no-mmap"), c = run(args + " --mlock");
+  CHECK(a.status == 0);
+  CHECK(a.out == b.out);
+  CHECK(a.out == c.out);
 }
