@@ -3,6 +3,8 @@
 // are. A tensor whose row length does not fit TYPE's block falls back the
 // way llama.cpp's quantizer does (Q4_K->Q5_0, Q5_K->Q5_1, Q6_K->Q8_0, then
 // F16 if even that does not fit), and each fallback is reported.
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 #include <vector>
@@ -119,7 +121,10 @@ void run_quantize(const QuantizeOptions& o) {
       }
     });
   }
+  // A live counter on a terminal; logs and pipes get only the summary.
+  const bool tty = isatty(STDERR_FILENO) != 0;
   w.write(o.out, [&](size_t i, size_t n) {
+    if (!tty) return;
     std::fprintf(stderr, "\rquantize: %zu/%zu tensors", i, n);
     if (i == n) std::fputc('\n', stderr);
   });
