@@ -93,6 +93,15 @@ void route(const RouterConfig& cfg, const float* logits, int64_t B, int32_t* ids
   }
 }
 
+void split_gate_up(const TensorView& gate_up, TensorView& gate, TensorView& up) {
+  const int64_t F = gate_up.ne[1] / 2;
+  gate = gate_up;
+  gate.ne[1] = F;
+  gate.slice_bytes = static_cast<size_t>(2 * F) * gate_up.row_bytes;
+  up = gate;
+  up.data = gate_up.data + static_cast<size_t>(F) * gate_up.row_bytes;
+}
+
 void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* ids, const float* weights, int64_t k,
              float* y, MoeScratch& s, MoeStats* stats) {
   const int64_t E = ex.gate.ne[0];

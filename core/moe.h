@@ -43,6 +43,10 @@ struct ExpertTensors {
   TensorView down;  // [F, E, n_expert]
 };
 
+// Splits a fused ffn_gate_up_exps tensor [E, 2F, n_expert] (gate rows first,
+// then up rows, per expert: llama.cpp's layout) into gate and up views.
+void split_gate_up(const TensorView& gate_up, TensorView& gate, TensorView& up);
+
 // Counts what a routed FFN touched (tests prove decode reads only the
 // chosen experts; benchmarks report active bytes).
 struct MoeStats {

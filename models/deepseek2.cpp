@@ -221,8 +221,13 @@ DeepSeek2::DeepSeek2(const GgufFile& f) {
     if (ds_.router.gating == Gating::kSigmoid && L.exp_probs_b == nullptr) {
       fail(f.path() + ": sigmoid routing (expert_gating_func 2) needs tensor '" + bias_name + "', which is missing");
     }
-    L.experts.gate = bind.get(blk(l, "ffn_gate_exps"), {E, Fe, NE});
-    L.experts.up = bind.get(blk(l, "ffn_up_exps"), {E, Fe, NE});
+    const TensorView gate_up = bind.get_optional(blk(l, "ffn_gate_up_exps"), {E, 2 * Fe, NE});
+    if (gate_up.valid()) {
+      split_gate_up(gate_up, L.experts.gate, L.experts.up);
+    } else {
+      L.experts.gate = bind.get(blk(l, "ffn_gate_exps"), {E, Fe, NE});
+      L.experts.up = bind.get(blk(l, "ffn_up_exps"), {E, Fe, NE});
+    }
     L.experts.down = bind.get(blk(l, "ffn_down_exps"), {Fe, E, NE});
     routed_bytes_per_layer_expert += (L.experts.gate.row_bytes * Fe + L.experts.up.row_bytes * Fe +
                                       L.experts.down.row_bytes * E);
