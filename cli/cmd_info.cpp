@@ -10,6 +10,7 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "quant/format.h"
+#include "simd/dispatch.h"
 
 namespace moerun::cli {
 
@@ -58,23 +59,17 @@ std::string value_text(const GgufValue& v) {
 }
 
 void print_system() {
-  __builtin_cpu_init();
-  std::printf("cpu features:");
-  const struct {
-    const char* name;
-    bool on;
-  } feats[] = {
-      {"sse4.2", __builtin_cpu_supports("sse4.2") != 0},   {"avx", __builtin_cpu_supports("avx") != 0},
-      {"avx2", __builtin_cpu_supports("avx2") != 0},       {"fma", __builtin_cpu_supports("fma") != 0},
-      {"f16c", __builtin_cpu_supports("f16c") != 0},       {"avx512f", __builtin_cpu_supports("avx512f") != 0},
-      {"avx512bw", __builtin_cpu_supports("avx512bw") != 0}, {"avx512vl", __builtin_cpu_supports("avx512vl") != 0},
-      {"avx512vnni", __builtin_cpu_supports("avx512vnni") != 0},
-      {"avx512bf16", __builtin_cpu_supports("avx512bf16") != 0},
-  };
-  for (const auto& f : feats) {
-    if (f.on) std::printf(" %s", f.name);
+  // What dispatch saw (CPUID/HWCAP), what it chose (MOERUN_ISA or the best
+  // row, simd/isa_list.def) and the OpenMP threads the kernels split over.
+  const KernelTable& k = kernels();
+  std::printf("cpu features: %s\n", cpu_features().c_str());
+  std::string runnable;
+  for (int i = 0; i < kIsaCount; ++i) {
+    if (!isa_supported(static_cast<Isa>(i))) continue;
+    runnable += runnable.empty() ? "" : " ";
+    runnable += isa_name(static_cast<Isa>(i));
   }
-  std::printf("\nisa: scalar\nthreads: %d\n", omp_get_max_threads());
+  std::printf("isas available: %s\nisa: %s\nthreads: %d\n", runnable.c_str(), k.name, omp_get_max_threads());
 }
 
 void print_model(const InfoOptions& o) {

@@ -1,5 +1,6 @@
 // Float kernels on activation rows: norms, softmax, activation functions,
-// RoPE. Scalar for now; ISA variants plug in behind these names.
+// RoPE. Each call goes to the active ISA (simd/dispatch.h); the scalar
+// reference is simd/scalar/float_ops.cpp.
 // Kernels never allocate or throw; callers check shapes.
 #pragma once
 

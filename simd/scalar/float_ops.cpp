@@ -1,9 +1,10 @@
-// Scalar float kernels: the reference every ISA variant is checked against.
+// Scalar float kernels: the reference every ISA variant is checked against,
+// and the scalar row of the dispatch table (simd/scalar/kernels.cpp).
 #include <cmath>
 
-#include "simd/float_ops.h"
+#include "simd/scalar/scalar.h"
 
-namespace moerun {
+namespace moerun::scalar {
 
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
   // Sum in double: the reference should not add rounding of its own.
@@ -89,4 +90,4 @@ void rope_inplace(float* x, int64_t pos, const RopeParams& p) {
   }
 }
 
-}  // namespace moerun
+}  // namespace moerun::scalar

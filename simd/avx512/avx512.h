@@ -1,0 +1,15 @@
+// The AVX-512 row's parts (simd/avx512/*.cpp), joined by fill_Avx512.
+// Compiled with -mavx512f/bw/vl/dq/vnni (CMakeLists.txt): include only from
+// simd/avx512/.
+#pragma once
+
+#include "simd/dispatch.h"
+
+namespace moerun {
+
+void fill_avx512_legacy(KernelTable& t);
+void fill_avx512_kquants(KernelTable& t);
+void fill_avx512_float(KernelTable& t);
+void fill_avx512_quantize(KernelTable& t);
+
+}  // namespace moerun

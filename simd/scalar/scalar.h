@@ -1,0 +1,19 @@
+// The scalar float kernels by name, for the scalar table row and for tests
+// that compare an ISA's float ops with them. Same contracts as float_ops.h.
+#pragma once
+
+#include <cstdint>
+
+#include "simd/float_ops.h"
+
+namespace moerun::scalar {
+
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
+void softmax_inplace(float* x, int64_t n);
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+void add_inplace(float* y, const float* x, int64_t n);
+void axpy(float* y, float a, const float* x, int64_t n);
+float dot_f32(const float* a, const float* b, int64_t n);
+void rope_inplace(float* x, int64_t pos, const RopeParams& p);
+
+}  // namespace moerun::scalar

@@ -1,0 +1,81 @@
+// Walks a MatmulArgs range with a kernel's register tiles: NR weight rows x
+// NC activation rows per call (NC is a template parameter, as ik_llama.cpp's
+// iqk mul_mat_*<nrc_y> kernels), remainders with smaller tiles. ISA-neutral:
+// each simd/<isa>/ file instantiates it with its own kernel types (in an
+// anonymous namespace, so instantiations never merge across ISAs).
+//
+// A Kernel provides:
+//   template <int NR, int NC> static void tile(const MatmulArgs&, int64_t r0, int64_t c0);
+//   kGemvRows: NR for B == 1 (rows sharing each activation load)
+//   kGemmRows, kGemmCols: NR x NC for B > 1 (kGemmCols <= 8)
+#pragma once
+
+#include <cstdint>
+
+#include "simd/dispatch.h"
+
+namespace moerun::tiles {
+
+// Output row of activation row c.
+inline float* out_row(const MatmulArgs& p, int64_t c) {
+  return p.y + (p.out_rows != nullptr ? p.out_rows[c] : c) * p.ldy;
+}
+
+template <class Kern, int NR, int NC>
+void rows_pass(const MatmulArgs& p, int64_t c0) {
+  int64_t r = 0;
+  for (; r + NR <= p.N; r += NR) Kern::template tile<NR, NC>(p, r, c0);
+  for (; r < p.N; ++r) Kern::template tile<1, NC>(p, r, c0);
+}
+
+// Columns left over after the full kGemmCols tiles: one pass with NC = rest.
+template <class Kern, int NC>
+void cols_rest(const MatmulArgs& p, int64_t c0, int64_t rest) {
+  if constexpr (NC > 0) {
+    if (rest == NC) {
+      rows_pass<Kern, Kern::kGemmRows, NC>(p, c0);
+      return;
+    }
+    cols_rest<Kern, NC - 1>(p, c0, rest);
+  }
+}
+
+template <class Kern>
+void gemm(const MatmulArgs& p) {
+  constexpr int C = Kern::kGemmCols;
+  static_assert(C >= 1 && C <= 8);
+  int64_t c = 0;
+  for (; c + C <= p.B; c += C) rows_pass<Kern, Kern::kGemmRows, C>(p, c);
+  if (c < p.B) cols_rest<Kern, C - 1>(p, c, p.B - c);
+}
+
+template <class Kern>
+void gemv(const MatmulArgs& p) {
+  for (int64_t c = 0; c < p.B; ++c) rows_pass<Kern, Kern::kGemvRows, 1>(p, c);
+}
+
+template <class Kern>
+float dot(int64_t n, const void* w, const void* a) {
+  float y = 0;
+  MatmulArgs p;
+  p.K = n;
+  p.w = static_cast<const uint8_t*>(w);
+  p.N = 1;
+  p.a = static_cast<const uint8_t*>(a);
+  p.B = 1;
+  p.y = &y;
+  p.ldy = 1;
+  Kern::template tile<1, 1>(p, 0, 0);
+  return y;
+}
+
+// Installs a kernel's dot/GEMV/GEMM for weight format q (quantize untouched).
+template <class Kern>
+void install(KernelTable& t, QType q) {
+  FormatKernels& k = t.fmt[format_index(q)];
+  k.dot = dot<Kern>;
+  k.gemv = gemv<Kern>;
+  k.gemm = gemm<Kern>;
+}
+
+}  // namespace moerun::tiles

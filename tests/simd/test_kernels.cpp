@@ -1,0 +1,275 @@
+// Every block-format kernel of every ISA this CPU runs, against the scalar
+// reference in quant/: dot, GEMV and GEMM tiles (B = 1..17, N not a multiple
+// of any tile, odd block counts, an output row mapping), the activation
+// quantizers byte for byte, and the float ops.
+//
+// Tolerance: |simd - scalar| <= 1e-5 * sum_k |w_k a_k| (over the dequantized
+// operands). The integer block sums are exact in both; what differs is the
+// order of the f32 additions, whose error is bounded by the sum of absolute
+// terms, not by the (possibly cancelling) result.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "quant/format.h"
+#include "simd/dispatch.h"
+#include "simd/scalar/scalar.h"
+
+namespace moerun {
+namespace {
+
+std::vector<Isa> runnable_isas() {
+  std::vector<Isa> v;
+  for (int i = 0; i < kIsaCount; ++i) {
+    if (isa_supported(static_cast<Isa>(i))) v.push_back(static_cast<Isa>(i));
+  }
+  return v;
+}
+
+// Random rows whose 32-element groups have scales spread over e^-3..e^3, so
+// blocks with very different d meet in one dot.
+std::vector<float> random_rows(std::mt19937& rng, int64_t rows, int64_t K) {
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::uniform_real_distribution<float> ud(-3.f, 3.f);
+  std::vector<float> v(static_cast<size_t>(rows * K));
+  float scale = 1.f;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i % 32 == 0) scale = std::exp(ud(rng));
+    v[i] = nd(rng) * scale;
+  }
+  return v;
+}
+
+struct Quantized {
+  std::vector<uint8_t> bytes;
+  std::vector<float> deq;  // dequantized values (for the tolerance)
+  size_t row = 0;
+};
+
+Quantized quantize_rows(const FormatTraits& f, const std::vector<float>& x, int64_t rows, int64_t K) {
+  Quantized q;
+  q.row = row_bytes(f.type, K);
+  q.bytes.resize(q.row * static_cast<size_t>(rows) + 64);  // slack: a read past a row end shows in ASan
+  q.deq.resize(x.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    f.quantize(x.data() + r * K, q.bytes.data() + r * q.row, K);
+    f.dequantize(q.bytes.data() + r * q.row, q.deq.data() + r * K, K);
+  }
+  return q;
+}
+
+std::vector<int64_t> test_ks(const FormatTraits& f) {
+  if (f.block_size == 1) return {1, 13, 31, 97, 300};
+  return {f.block_size, 3 * f.block_size, 9 * f.block_size};  // odd block counts
+}
+
+TEST_CASE("simd: every ISA's dot/GEMV/GEMM matches the scalar reference for every format") {
+  const KernelTable& ref = kernel_table(Isa::Scalar);
+  size_t nf = 0;
+  const FormatTraits* formats = all_formats(&nf);
+  std::mt19937 rng(1234);
+  constexpr int64_t N = 13;  // not a multiple of any row tile (1, 2, 4)
+  constexpr int64_t kMaxB = 17;
+  int checked_isas = 0;
+  for (Isa isa : runnable_isas()) {
+    ++checked_isas;
+    const KernelTable& kt = kernel_table(isa);
+    for (size_t fi = 0; fi < nf; ++fi) {
+      const FormatTraits& wf = formats[fi];
+      const FormatTraits& af = format_traits(wf.vec_dot_type);
+      for (int64_t K : test_ks(wf)) {
+        CAPTURE(std::string(kt.name));
+        CAPTURE(std::string(wf.name));
+        CAPTURE(K);
+        const Quantized w = quantize_rows(wf, random_rows(rng, N, K), N, K);
+        const Quantized a = quantize_rows(af, random_rows(rng, kMaxB, K), kMaxB, K);
+        std::vector<float> want(N * kMaxB), bound(N * kMaxB);
+        for (int64_t b = 0; b < kMaxB; ++b) {
+          for (int64_t n = 0; n < N; ++n) {
+            want[b * N + n] = ref.of(wf.type).dot(K, w.bytes.data() + n * w.row, a.bytes.data() + b * a.row);
+            double s = 0;
+            for (int64_t k = 0; k < K; ++k) s += std::fabs(static_cast<double>(w.deq[n * K + k]) * a.deq[b * K + k]);
+            bound[b * N + n] = static_cast<float>(1e-5 * s + 1e-30);
+          }
+        }
+        const FormatKernels& fk = kt.of(wf.type);
+        // dot
+        for (int64_t n = 0; n < N; ++n) {
+          const float got = fk.dot(K, w.bytes.data() + n * w.row, a.bytes.data());
+          REQUIRE(std::fabs(got - want[n]) <= bound[n]);
+        }
+        for (int64_t B = 1; B <= kMaxB; ++B) {
+          CAPTURE(B);
+          // Output rows reversed: the mapping must place each activation row.
+          std::vector<int32_t> out_rows(B);
+          for (int64_t b = 0; b < B; ++b) out_rows[b] = static_cast<int32_t>(B - 1 - b);
+          std::vector<float> y(N * B, NAN), ym(N * B, NAN);
+          MatmulArgs p;
+          p.K = K;
+          p.w = w.bytes.data();
+          p.w_stride = w.row;
+          p.N = N;
+          p.a = a.bytes.data();
+          p.a_stride = a.row;
+          p.B = B;
+          p.y = y.data();
+          p.ldy = N;
+          (B == 1 ? fk.gemv : fk.gemm)(p);
+          MatmulArgs pm = p;
+          pm.y = ym.data();
+          pm.out_rows = out_rows.data();
+          fk.gemm(pm);
+          for (int64_t b = 0; b < B; ++b) {
+            for (int64_t n = 0; n < N; ++n) {
+              REQUIRE(std::fabs(y[b * N + n] - want[b * N + n]) <= bound[b * N + n]);
+              REQUIRE(std::fabs(ym[(B - 1 - b) * N + n] - want[b * N + n]) <= bound[b * N + n]);
+            }
+          }
+          if (B == 1) {
+            // GEMM tile and GEMV agree on the same single row.
+            std::vector<float> yg(N);
+            MatmulArgs pg = p;
+            pg.y = yg.data();
+            fk.gemm(pg);
+            for (int64_t n = 0; n < N; ++n) REQUIRE(std::fabs(yg[n] - y[n]) <= 2 * bound[n]);
+          }
+        }
+      }
+    }
+  }
+  CHECK(checked_isas >= 1);
+}
+
+TEST_CASE("simd: activation quantizers are byte-identical to the scalar ones") {
+  const KernelTable& ref = kernel_table(Isa::Scalar);
+  std::mt19937 rng(99);
+  const QType acts[] = {QType::Q8_0, QType::Q8_1, QType::Q8_K, QType::F16, QType::BF16, QType::F32};
+  for (Isa isa : runnable_isas()) {
+    const KernelTable& kt = kernel_table(isa);
+    for (QType t : acts) {
+      const FormatTraits& f = format_traits(t);
+      const int64_t K = f.block_size == 1 ? 301 : 5 * (f.block_size == 256 ? 256 : 32) * (f.block_size == 256 ? 1 : 8);
+      CAPTURE(std::string(kt.name));
+      CAPTURE(std::string(f.name));
+      std::vector<float> x = random_rows(rng, 1, K);
+      // Exact ties after scaling: block 0 has amax 127 (d = 1), so 2.5 and
+      // -3.5 are ties for Q8_0/Q8_1 (round half away) and, with the extreme
+      // negative, for Q8_K (iscale = 1, round half even).
+      x[0] = -127.f;
+      x[1] = 2.5f;
+      x[2] = -3.5f;
+      x[3] = 126.5f;
+      x[4] = 0.5f;
+      // An all-zero block.
+      if (f.block_size > 1) std::fill(x.begin() + f.block_size, x.begin() + 2 * f.block_size, 0.f);
+      const size_t bytes = row_bytes(t, K);
+      std::vector<uint8_t> want(bytes), got(bytes, 0xAB);
+      ref.of(t).quantize(x.data(), want.data(), K);
+      kt.of(t).quantize(x.data(), got.data(), K);
+      CHECK(std::memcmp(want.data(), got.data(), bytes) == 0);
+    }
+  }
+}
+
+bool close(float got, float want, float scale) { return std::fabs(got - want) <= 1e-5f * scale + 1e-30f; }
+
+TEST_CASE("simd: float ops match the scalar ones") {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.f, 2.f);
+  for (Isa isa : runnable_isas()) {
+    const FloatKernels& f = kernel_table(isa).f;
+    CAPTURE(std::string(kernel_table(isa).name));
+    for (int64_t n : {1, 7, 16, 33, 64, 1000, 4099}) {
+      CAPTURE(n);
+      std::vector<float> x(n), w(n), u(n);
+      for (auto* v : {&x, &w, &u})
+        for (float& e : *v) e = nd(rng);
+      std::vector<float> want(n), got(n);
+      scalar::rms_norm(x.data(), w.data(), want.data(), n, 1e-5f);
+      f.rms_norm(x.data(), w.data(), got.data(), n, 1e-5f);
+      for (int64_t i = 0; i < n; ++i) REQUIRE(close(got[i], want[i], std::fabs(want[i])));
+      scalar::rms_norm(x.data(), nullptr, want.data(), n, 1e-5f);
+      f.rms_norm(x.data(), nullptr, got.data(), n, 1e-5f);
+      for (int64_t i = 0; i < n; ++i) REQUIRE(close(got[i], want[i], std::fabs(want[i])));
+
+      want = x;
+      got = x;
+      scalar::softmax_inplace(want.data(), n);
+      f.softmax_inplace(got.data(), n);
+      for (int64_t i = 0; i < n; ++i) REQUIRE(close(got[i], want[i], std::fabs(want[i])));
+
+      scalar::silu_mul(x.data(), u.data(), want.data(), n);
+      f.silu_mul(x.data(), u.data(), got.data(), n);
+      for (int64_t i = 0; i < n; ++i) REQUIRE(close(got[i], want[i], std::fabs(want[i])));
+
+      want = w;
+      got = w;
+      scalar::add_inplace(want.data(), x.data(), n);
+      f.add_inplace(got.data(), x.data(), n);
+      for (int64_t i = 0; i < n; ++i) REQUIRE(got[i] == want[i]);
+      scalar::axpy(want.data(), 0.37f, u.data(), n);
+      f.axpy(got.data(), 0.37f, u.data(), n);
+      for (int64_t i = 0; i < n; ++i) REQUIRE(close(got[i], want[i], std::fabs(want[i]) + 0.37f * std::fabs(u[i])));
+
+      double abs_sum = 0;
+      for (int64_t i = 0; i < n; ++i) abs_sum += std::fabs(static_cast<double>(x[i]) * u[i]);
+      REQUIRE(close(f.dot_f32(x.data(), u.data(), n), scalar::dot_f32(x.data(), u.data(), n),
+                    static_cast<float>(abs_sum)));
+    }
+  }
+}
+
+TEST_CASE("simd: the active table is a runnable ISA, the best one unless MOERUN_ISA forces another") {
+  const KernelTable& active = kernels();
+  CHECK(isa_supported(active.isa));
+  const char* env = std::getenv("MOERUN_ISA");
+  if (env == nullptr || *env == '\0') {
+    for (int i = static_cast<int>(active.isa) + 1; i < kIsaCount; ++i) {
+      // A later row that runs here would have been chosen instead.
+      CHECK_FALSE(isa_supported(static_cast<Isa>(i)));
+    }
+  } else {
+    CHECK(std::string(active.name) == env);
+  }
+  CHECK_FALSE(cpu_features().empty());
+}
+
+#if defined(MOERUN_BINARY_DIR)
+// The CLI reports the choice, and refuses an ISA this CPU (or build) lacks.
+std::string run_cmd(const std::string& cmd, int* status) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[512];
+  while (fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  const int st = pclose(p);
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+TEST_CASE("simd: moerun info --system and MOERUN_ISA") {
+  const std::string bin = std::string(MOERUN_BINARY_DIR) + "/moerun";
+  int st = 0;
+  std::string out = run_cmd("MOERUN_ISA=scalar " + bin + " info --system", &st);
+  CHECK(st == 0);
+  CHECK(out.find("isa: scalar") != std::string::npos);
+  CHECK(out.find("threads: ") != std::string::npos);
+  out = run_cmd("MOERUN_ISA=sse9 " + bin + " info --system", &st);
+  CHECK(st == 2);
+  CHECK(out.find("MOERUN_ISA='sse9'") != std::string::npos);
+  for (int i = 0; i < kIsaCount; ++i) {
+    if (isa_supported(static_cast<Isa>(i))) continue;
+    out = run_cmd(std::string("MOERUN_ISA=") + isa_name(static_cast<Isa>(i)) + " " + bin + " info --system", &st);
+    CHECK(st == 2);
+    CHECK(out.find("not available") != std::string::npos);
+  }
+}
+#endif
+
+}  // namespace
+}  // namespace moerun
