@@ -11,7 +11,7 @@ DEB_TOOLS := cmake:cmake g++:g++ make:make pkg-config:pkg-config git:git python3
 DEB_PACKAGES := libdnnl-dev ocl-icd-opencl-dev libxsimd-dev xtl-dev libcli11-dev doctest-dev \
   libpcre2-dev libutf8proc-dev nlohmann-json3-dev libsimdjson-dev libfmt-dev libedit-dev
 
-.PHONY: all setup deps configure build test unit bench oracle clean
+.PHONY: all setup deps configure build test test-neon unit bench oracle clean
 
 all: build
 
@@ -42,8 +42,29 @@ build: configure
 oracle:
 	bash tests/oracle/setup.sh $(BUILD)/oracle
 
+# The whole suite twice: with the ISA dispatch picks (the best this CPU runs)
+# and with MOERUN_ISA=scalar (the reference kernels), then the NEON kernel
+# tests under qemu.
 test: build oracle
 	cd $(BUILD) && ctest --output-on-failure -j 2
+	cd $(BUILD) && MOERUN_ISA=scalar ctest --output-on-failure -j 2
+	$(MAKE) --no-print-directory test-neon
+
+# NEON kernels: cross-build quant/ + simd/ + their tests (tests/simd/CMakeLists.txt)
+# for aarch64 and run them under qemu on a dotprod CPU (neoverse-n1: scalar,
+# neon, neon_dotprod rows) and one without (cortex-a72: scalar, neon).
+NEON_BUILD ?= $(BUILD)-aarch64
+NEON_SYSROOT := /usr/aarch64-linux-gnu
+test-neon:
+	@if ! command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 || ! command -v qemu-aarch64 >/dev/null 2>&1; then \
+	  echo "installing: g++-aarch64-linux-gnu qemu-user"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends g++-aarch64-linux-gnu qemu-user; \
+	fi
+	cmake -S tests/simd -B $(NEON_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/tests/simd/aarch64-toolchain.cmake >/dev/null
+	cmake --build $(NEON_BUILD) -j $(JOBS)
+	qemu-aarch64 -cpu neoverse-n1 -L $(NEON_SYSROOT) $(NEON_BUILD)/moerun_kernel_tests
+	qemu-aarch64 -cpu cortex-a72 -L $(NEON_SYSROOT) $(NEON_BUILD)/moerun_kernel_tests
 
 unit: build
 	$(BUILD)/moerun_tests

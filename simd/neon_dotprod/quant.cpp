@@ -1,0 +1,14 @@
+// NEON dotprod (ARMv8.2 sdot) block-format kernels: simd/neon/quant_impl.h
+// compiled with +dotprod. Float ops are inherited from the neon row.
+#include "simd/neon/neon.h"
+#include "simd/neon/quant_impl.h"
+
+#if !defined(__ARM_FEATURE_DOTPROD)
+#error "simd/neon_dotprod/ must be compiled with +dotprod (simd/isa_flags.cmake)"
+#endif
+
+namespace moerun {
+
+void fill_NeonDotprod(KernelTable& t) { install_neon(t); }
+
+}  // namespace moerun

@@ -1,0 +1,151 @@
+// Kernel benchmark: GEMV bandwidth per weight format on a matrix much larger
+// than the caches (256 MB), GEMM tile throughput, and the machine's
+// STREAM-triad bandwidth measured by this same binary, so the ratio
+// GEMV / triad comes from one run. Validates each format against the scalar
+// reference before timing. Never gates CI.
+//   bench_kernels [--mb 256] [--reps 5] [--formats q4_0,q8_0,...]
+// Threads: OMP_NUM_THREADS (the default is every core); ISA: MOERUN_ISA.
+// Memory is anonymous and touched before timing (DESIGN §3: mapped pages get
+// reclaimed on these VMs; anonymous pages do not).
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/matmul.h"
+#include "simd/dispatch.h"
+
+namespace {
+
+using namespace moerun;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// STREAM triad a = b + s*c; bytes counted as 3 arrays (STREAM's convention).
+double triad_gbs(size_t bytes_total, int reps) {
+  const size_t n = bytes_total / 3 / sizeof(float);
+  std::vector<float> a(n), b(n, 1.f), c(n, 2.f);
+  const float s = 3.f;
+  double best = 1e30;
+  for (int r = 0; r < reps + 1; ++r) {
+    const auto t0 = Clock::now();
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
+    const double t = seconds_since(t0);
+    if (r > 0) best = std::min(best, t);  // rep 0 touches the pages
+  }
+  if (a[n / 2] != 7.f) std::fprintf(stderr, "triad: wrong result\n");
+  return 3.0 * n * sizeof(float) / best / 1e9;
+}
+
+struct Weight {
+  std::vector<uint8_t> bytes;
+  TensorView view;
+};
+
+// One quantized random row, copied to every row: the speed does not depend
+// on the values, and quantizing 256 MB with the K-quant searches takes minutes.
+Weight make_weight(const FormatTraits& f, int64_t K, int64_t N, std::mt19937& rng) {
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> row(K);
+  for (float& v : row) v = nd(rng);
+  Weight w;
+  const size_t rb = row_bytes(f.type, K);
+  w.bytes.resize(rb * N);
+  f.quantize(row.data(), w.bytes.data(), K);
+  for (int64_t n = 1; n < N; ++n) std::memcpy(w.bytes.data() + n * rb, w.bytes.data(), rb);
+  w.view.type = f.type;
+  w.view.n_dims = 2;
+  w.view.ne[0] = K;
+  w.view.ne[1] = N;
+  w.view.data = w.bytes.data();
+  w.view.row_bytes = rb;
+  return w;
+}
+
+bool validate(const Weight& w, const std::vector<float>& x, int64_t B) {
+  const int64_t K = w.view.ne[0], N = std::min<int64_t>(w.view.ne[1], 64);
+  TensorView v = w.view;
+  v.ne[1] = N;
+  std::vector<float> y(N * B);
+  matmul(v, x.data(), K, B, y.data(), N);
+  const FormatTraits& f = format_traits(w.view.type);
+  const FormatTraits& af = format_traits(f.vec_dot_type);
+  std::vector<uint8_t> a(row_bytes(af.type, K));
+  for (int64_t b = 0; b < B; ++b) {
+    af.quantize(x.data() + b * K, a.data(), K);
+    for (int64_t n = 0; n < N; ++n) {
+      const float want = f.vec_dot(K, w.view.row(n), a.data());
+      if (!(std::fabs(y[b * N + n] - want) <= 1e-3f * (1 + std::fabs(want)))) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double mb = 256;
+  int reps = 5;
+  std::string only;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--mb")) mb = std::atof(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--formats")) only = std::string(",") + argv[i + 1] + ",";
+  }
+  const size_t bytes = static_cast<size_t>(mb * 1024 * 1024);
+  std::printf("bench_kernels: isa %s, %d threads, %.0f MB matrices, best of %d\n", kernels().name,
+              omp_get_max_threads(), mb, reps);
+  const double triad = triad_gbs(bytes, reps);
+  std::printf("stream triad: %.1f GB/s\n", triad);
+
+  std::mt19937 rng(42);
+  const int64_t K = 4096;
+  const QType types[] = {QType::Q4_0, QType::Q8_0, QType::Q4_K, QType::Q5_K, QType::Q6_K, QType::Q4_1,
+                         QType::Q5_0,  QType::Q5_1, QType::F16,  QType::BF16, QType::F32};
+  std::printf("%-6s %10s %8s %9s %12s %14s\n", "format", "gemv GB/s", "%triad", "Gweight/s", "gemm B", "gemm GOP/s");
+  for (QType t : types) {
+    const FormatTraits& f = format_traits(t);
+    if (!only.empty() && only.find(std::string(",") + f.name + ",") == std::string::npos) continue;
+    const int64_t N = static_cast<int64_t>(bytes / row_bytes(t, K));
+    Weight w = make_weight(f, K, N, rng);
+    std::vector<float> x(K * 64);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (float& v : x) v = nd(rng);
+    if (!validate(w, x, 1) || !validate(w, x, 17)) {
+      std::printf("%-6s FAILED validation against the scalar reference\n", f.name);
+      return 1;
+    }
+    std::vector<float> y(N * 64);
+    double best = 1e30;
+    for (int r = 0; r < reps + 1; ++r) {
+      const auto t0 = Clock::now();
+      matmul(w.view, x.data(), K, 1, y.data(), N);
+      if (r > 0) best = std::min(best, seconds_since(t0));
+    }
+    const double gbs = static_cast<double>(w.bytes.size()) / best / 1e9;
+    // GEMM tiles: 64 activation rows over a 4096-row slice (fits no cache
+    // level whole, but each 64-row tile is reused 64 times from L2).
+    TensorView sub = w.view;
+    sub.ne[1] = std::min<int64_t>(N, 4096);
+    const int64_t B = 64;
+    double gbest = 1e30;
+    for (int r = 0; r < std::max(2, reps / 2) + 1; ++r) {
+      const auto t0 = Clock::now();
+      matmul(sub, x.data(), K, B, y.data(), sub.ne[1]);
+      if (r > 0) gbest = std::min(gbest, seconds_since(t0));
+    }
+    const double gops = 2.0 * sub.ne[1] * K * B / gbest / 1e9;
+    std::printf("%-6s %10.1f %7.0f%% %9.1f %12lld %14.0f\n", f.name, gbs, 100 * gbs / triad,
+                static_cast<double>(N) * K / best / 1e9, static_cast<long long>(B), gops);
+  }
+  return 0;
+}
