@@ -11,6 +11,9 @@
 //   byte-level BPE maps them like any other byte (the regexes see them as
 //   U+FFFD, so they split like a symbol). llama.cpp instead replaces them with
 //   U+FFFD in BPE; we keep the bytes so decode(encode(x)) == x.
+//   Exception: a byte-level vocabulary that types a byte's stand-in as a
+//   user-defined token (DeepSeek LLM/Coder do for C0, C1, F5..FF, bytes
+//   valid UTF-8 never contains) prints that token as the stand-in's text.
 // - NUL and other control characters are ordinary characters.
 // - Special-token text ("<|im_end|>", "</s>") is plain text unless
 //   parse_special is true. User-defined tokens (type 4) are always matched,

@@ -231,13 +231,28 @@ void BpeEncoder::encode_word(std::string_view raw, std::vector<int32_t>& out, Sc
         continue;
       }
       // Not a vocabulary token (a merge result missing from the vocabulary,
-      // or a character no merge knows): llama.cpp falls back to one token per
-      // byte of the symbol's text, skipping bytes that have none.
+      // or a character no merge knows). llama.cpp falls back to one token
+      // per byte of the symbol's text and drops bytes that have none, which
+      // loses every non-ASCII stand-in; we fall back per character (each
+      // stand-in is one input byte) and then per <0xXX>/raw byte, so only
+      // bytes the vocabulary cannot express at all are dropped.
       const std::string_view piece(word.data() + s.off, s.n);
-      for (unsigned char c : piece) {
-        const int32_t bid = vocab_.byte_encode ? vocab_.find(std::string_view(reinterpret_cast<const char*>(&c), 1))
-                                               : vocab_.byte_to_id[c];
-        if (bid != kTokenNull) out.push_back(bid);
+      uint32_t cp = 0;
+      for (size_t pos = 0; pos < piece.size();) {
+        int n = utf8::decode(piece, pos, cp);
+        if (n == 0) n = 1;
+        const int32_t id = vocab_.find(piece.substr(pos, n));
+        if (id != kTokenNull) {
+          out.push_back(id);
+        } else {
+          for (int k = 0; k < n; ++k) {
+            const auto c = static_cast<unsigned char>(piece[pos + k]);
+            const int32_t bid = vocab_.byte_encode ? vocab_.find(std::string_view(piece.data() + pos + k, 1))
+                                                   : vocab_.byte_to_id[c];
+            if (bid != kTokenNull) out.push_back(bid);
+          }
+        }
+        pos += n;
       }
     }
   }

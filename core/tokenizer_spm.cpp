@@ -2,6 +2,8 @@
 
 #include <queue>
 #include <string>
+#include <unordered_map>
+#include <utility>
 
 #include "core/utf8.h"
 
@@ -30,7 +32,24 @@ struct BigramLess {
   }
 };
 
+constexpr std::string_view kSpace = "\xE2\x96\x81";  // U+2581, SentencePiece's space
+
 }  // namespace
+
+SpmEncoder::SpmEncoder(const Vocab& vocab) : vocab_(vocab) {
+  // A merge joins two adjacent symbols into a token containing both, so a
+  // boundary "X|U+2581" (X not U+2581) can only be crossed by a token that
+  // contains X followed by U+2581.
+  split_at_words_ = true;
+  for (const TokenData& t : vocab.tokens) {
+    for (size_t p = t.text.find(kSpace, 1); p != std::string::npos; p = t.text.find(kSpace, p + 1)) {
+      if (p < kSpace.size() || t.text.compare(p - kSpace.size(), kSpace.size(), kSpace) != 0) {
+        split_at_words_ = false;
+        return;
+      }
+    }
+  }
+}
 
 void SpmEncoder::encode(std::string_view raw, std::vector<int32_t>& out) const {
   std::string text;
@@ -47,7 +66,41 @@ void SpmEncoder::encode(std::string_view raw, std::vector<int32_t>& out) const {
     text.assign(raw);
   }
   if (text.empty()) return;
+  if (!split_at_words_) {
+    encode_chunk(text, out);
+    return;
+  }
+  // Cut before every U+2581 that follows another character. Words repeat,
+  // so their ids are cached for the rest of this call.
+  std::unordered_map<std::string_view, std::pair<uint32_t, uint32_t>> cache;  // views into `text`
+  std::vector<int32_t> cached_ids;
+  auto chunk = [&](std::string_view w) {
+    if (w.size() > 64) {
+      encode_chunk(w, out);
+      return;
+    }
+    if (auto it = cache.find(w); it != cache.end()) {
+      out.insert(out.end(), cached_ids.begin() + it->second.first, cached_ids.begin() + it->second.second);
+      return;
+    }
+    const size_t from = out.size();
+    encode_chunk(w, out);
+    const auto b = static_cast<uint32_t>(cached_ids.size());
+    cached_ids.insert(cached_ids.end(), out.begin() + from, out.end());
+    cache.emplace(w, std::make_pair(b, static_cast<uint32_t>(cached_ids.size())));
+  };
+  const std::string_view all(text);
+  size_t begin = 0;
+  for (size_t p = all.find(kSpace, 1); p != std::string::npos; p = all.find(kSpace, p + 1)) {
+    if (p >= kSpace.size() && all.compare(p - kSpace.size(), kSpace.size(), kSpace) == 0) continue;
+    chunk(all.substr(begin, p - begin));
+    begin = p;
+  }
+  chunk(all.substr(begin));
+}
 
+void SpmEncoder::encode_chunk(std::string_view text, std::vector<int32_t>& out) const {
+  if (text.empty()) return;
   std::vector<Symbol> syms;
   syms.reserve(text.size());
   uint32_t cp = 0;

@@ -16,7 +16,7 @@ namespace moerun {
 
 class SpmEncoder {
  public:
-  explicit SpmEncoder(const Vocab& vocab) : vocab_(vocab) {}
+  explicit SpmEncoder(const Vocab& vocab);
 
   // Encodes one run of plain text (no special tokens), escaping spaces to
   // U+2581 first when the vocabulary asks for it. Invalid UTF-8 bytes are
@@ -24,7 +24,13 @@ class SpmEncoder {
   void encode(std::string_view text, std::vector<int32_t>& out) const;
 
  private:
+  void encode_chunk(std::string_view text, std::vector<int32_t>& out) const;
+
   const Vocab& vocab_;
+  // True when no token has U+2581 right after another character, so no merge
+  // can cross the start of a space-led word: text is then merged word by word
+  // (same result, and the merge queue stays small on long inputs).
+  bool split_at_words_ = false;
 };
 
 }  // namespace moerun

@@ -178,10 +178,18 @@ void Vocab::finalize() {
     check_id(*id);
   }
 
-  // Text -> id. With duplicate texts the last id wins, as in llama.cpp.
+  // Text -> id. With duplicate texts llama.cpp keeps the last id; we do too,
+  // except that a control/user-defined token never shadows a normal or byte
+  // token: DeepSeek's files add user-defined copies of byte stand-ins ("ÿ",
+  // "õ", ...), and merging must use the model's own token for those bytes
+  // (as Hugging Face does), or the ids differ and decoding is lossy.
   text_to_id.clear();
   text_to_id.reserve(tokens.size());
-  for (int32_t i = 0; i < n; ++i) text_to_id[tokens[i].text] = i;
+  auto plain = [&](int32_t id) { return (tokens[id].attr & (kAttrNormal | kAttrByte)) != 0; };
+  for (int32_t i = 0; i < n; ++i) {
+    auto [it, inserted] = text_to_id.try_emplace(tokens[i].text, i);
+    if (!inserted && (plain(i) || !plain(it->second))) it->second = i;
+  }
 
   // Byte table: SentencePiece's "<0xXX>" tokens (falling back to the raw
   // one-byte text), or for byte-level BPE the GPT-2 unicode stand-in.
