@@ -110,6 +110,7 @@ BpeEncoder::BpeEncoder(const Vocab& vocab) : vocab_(vocab), pre_(spec_for(vocab)
     merges_.insert(pair_key(ia, ib), Merge{static_cast<int32_t>(rank), ir});
   }
   for (int b = 0; b < 256; ++b) byte_sym_[b] = lookup(byte_to_unicode(static_cast<uint8_t>(b)));
+  newline_words_whole_ = std::string_view(pre_tokenizer_spec(vocab.pre).family) == "gemma4";
 }
 
 int32_t BpeEncoder::lookup(std::string_view s) const {
@@ -164,7 +165,8 @@ void BpeEncoder::encode_word(std::string_view raw, std::vector<int32_t>& out, Sc
   }
   const size_t out_begin = out.size();
 
-  const int32_t whole = vocab_.ignore_merges ? vocab_.find(word) : kTokenNull;
+  const bool all_newlines = newline_words_whole_ && word.find_first_not_of('\n') == std::string::npos;
+  const int32_t whole = (vocab_.ignore_merges || all_newlines) ? vocab_.find(word) : kTokenNull;
   if (whole != kTokenNull) {
     out.push_back(whole);
   } else {

@@ -58,6 +58,7 @@ class BpeEncoder {
   };
   MergeTable merges_;
   int32_t byte_sym_[256];  // byte-level: interned id of each byte's stand-in
+  bool newline_words_whole_ = false;  // Gemma 4: a run of "\n" that is a token is used whole
 };
 
 }  // namespace moerun

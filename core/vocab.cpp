@@ -66,9 +66,13 @@ Vocab Vocab::from_gguf(const GgufFile& f) {
     v.type = VocabType::kSpm;
   } else if (v.model == "gpt2") {
     v.type = VocabType::kBpe;
+  } else if (v.model == "gemma4") {
+    // SentencePiece-style BPE: merges over raw UTF-8 with U+2581 spaces.
+    v.type = VocabType::kBpe;
+    v.pre = "gemma4";
   } else {
     fail(path + ": tokenizer.ggml.model '" + v.model +
-         "' is not supported (supported: 'llama' = SentencePiece-style, 'gpt2' = byte-level BPE)");
+         "' is not supported (supported: 'llama' = SentencePiece-style, 'gpt2' = byte-level BPE, 'gemma4')");
   }
   if (v.type == VocabType::kBpe) {
     try {
@@ -80,6 +84,7 @@ Vocab Vocab::from_gguf(const GgufFile& f) {
     v.pre = "default";  // llama.cpp ignores the key for SentencePiece vocabularies
   }
   v.apply_type_defaults();
+  if (v.model == "gemma4") v.bos_id = v.eos_id = kTokenNull;  // llama.cpp: from the keys only
   v.add_space_prefix = f.get_bool("tokenizer.ggml.add_space_prefix", v.add_space_prefix);
 
   const auto& texts = f.get_string_array("tokenizer.ggml.tokens");

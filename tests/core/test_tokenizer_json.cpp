@@ -1,6 +1,11 @@
 // DeepSeek-V3's Hugging Face tokenizer.json (not a GGUF) against its vectors.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include "core/error.h"
 #include "core/tokenizer.h"
 #include "core/tokenizer_json.h"
@@ -54,4 +59,47 @@ TEST_CASE("tokenizer.json: bad files are clean errors") {
   // Valid JSON without a model.
   CHECK_THROWS_AS(vocab_from_tokenizer_json((testdata_dir() / "tokenizers" / "deepseek_v3" / "tokenizer_config.json").string()),
                   Error);
+}
+
+TEST_CASE("tokenizer.json: merges as pairs, custom split regexes, added tokens, id holes") {
+  // A tiny byte-level BPE written in the newer tokenizer.json style. Its split
+  // rule (digits) matches no llama.cpp family, so it is used as written.
+  const std::string json = R"({
+    "added_tokens": [
+      {"id": 10, "content": "<|end|>", "special": true},
+      {"id": 11, "content": "hello", "special": false}
+    ],
+    "normalizer": null,
+    "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+      {"type": "Split", "pattern": {"Regex": "\\d"}, "behavior": "Isolated", "invert": false},
+      {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]},
+    "decoder": {"type": "ByteLevel"},
+    "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "c": 2, "\u0120": 3, "ab": 4, "abc": 5, "\u0120ab": 6,
+                                       "1": 7, "2": 8},
+              "merges": [["a", "b"], ["ab", "c"], ["\u0120", "ab"]]}
+  })";
+  const std::string config = R"({"eos_token": "<|end|>", "bos_token": null, "add_bos_token": false})";
+  const auto dir = std::filesystem::temp_directory_path() / ("moerun_tokjson_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "tokenizer.json") << json;
+  std::ofstream(dir / "tokenizer_config.json") << config;
+  auto tok = Tokenizer::from_vocab(
+      vocab_from_tokenizer_json((dir / "tokenizer.json").string(), (dir / "tokenizer_config.json").string()));
+  std::filesystem::remove_all(dir);
+
+  CHECK(tok->n_vocab() == 12);
+  CHECK(tok->vocab().tokens[9].text == "[PAD9]");  // the hole
+  CHECK(tok->decode({9}) == "");
+  CHECK(tok->eos_id() == 10);
+  CHECK(tok->bos_id() == -1);
+  CHECK(tok->is_eog(10));
+  // "abc ab" -> a b c Ġ a b; rank 0 "a b" twice (leftmost first), then
+  // "ab c", then "Ġ ab": [abc, Ġab]. Digits are split off one by one.
+  CHECK(tok->encode("abc ab12", true, false) == std::vector<int32_t>{5, 6, 7, 8});
+  CHECK(tok->decode({5, 6, 7, 8}) == "abc ab12");
+  // User-defined tokens are matched in raw text; control ones only when asked.
+  CHECK(tok->encode("ahello", false, false) == std::vector<int32_t>{0, 11});
+  CHECK(tok->encode("<|end|>", false, true) == std::vector<int32_t>{10});
+  // Characters the vocabulary cannot express at all are dropped.
+  CHECK(tok->encode("<|end|>", false, false).empty());
 }

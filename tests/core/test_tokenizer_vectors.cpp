@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -85,4 +86,22 @@ TEST_CASE("tokenizer: stories260K prompt_tokens (BOS + SentencePiece)") {
   }
   CHECK(tok->decode({1, 403, 407, 261, 378}) == " Once upon a time");
   CHECK(tok->detokenize({1, 403, 407, 261, 378}) == "Once upon a time");
+}
+
+TEST_CASE("tokenizer: encode is safe to call from several threads at once") {
+  auto file = GgufFile::open((testdata_dir() / "vocab" / "ggml-vocab-llama-bpe.gguf").string());
+  auto tok = Tokenizer::from_gguf(*file);
+  const VectorSet vs =
+      read_vectors(testdata_dir() / "vocab" / "ggml-vocab-llama-bpe.gguf.inp", testdata_dir() / "vocab" / "ggml-vocab-llama-bpe.gguf.out");
+  std::vector<int> ok(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 5; ++rep) {
+        for (size_t i = 0; i < vs.texts.size(); ++i) ok[t] += tok->encode(vs.texts[i], false, false) == vs.ids[i];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) CHECK(ok[t] == static_cast<int>(5 * vs.texts.size()));
 }
