@@ -1,0 +1,34 @@
+// moerun bench: runs both phases and reports them (text and JSON); a
+// benchmark that cannot fit its context is a clean error. No timing is
+// asserted: speed never gates the tests.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "tests/cli/cli_runner.h"
+
+using namespace moerun;
+
+namespace {
+const std::string kStories = std::string(MOERUN_SOURCE_DIR) + "/../shared/testdata/models/stories260K.gguf";
+}
+
+TEST_CASE("cli bench: text and JSON reports of pp and tg") {
+  test::CliResult r = test::run_moerun("bench -m " + kStories + " -p 16 -n 8 -r 2 -t 1");
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("pp16") != std::string::npos);
+  CHECK(r.out.find("tg8") != std::string::npos);
+  CHECK(r.out.find("isa ") != std::string::npos);
+
+  r = test::run_moerun("bench -m " + kStories + " -p 16 -n 0 -r 1 -t 1 --json");
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.rfind("{", 0) == 0);
+  CHECK(r.out.find("\"pp\": {\"n\": 16") != std::string::npos);
+  CHECK(r.out.find("\"threads\": 1") != std::string::npos);
+}
+
+TEST_CASE("cli bench: a prompt larger than the context is refused") {
+  const test::CliResult r = test::run_moerun("bench -m " + kStories + " -p 64 -n 8 -c 32");
+  CHECK(r.status == 2);
+  CHECK(test::count_lines(r.err) == 1);
+}
