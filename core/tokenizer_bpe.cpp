@@ -116,8 +116,7 @@ BpeEncoder::BpeEncoder(const Vocab& vocab) : vocab_(vocab), pre_(spec_for(vocab)
 int32_t BpeEncoder::lookup(std::string_view s) const {
   const int32_t id = vocab_.find(s);
   if (id != kTokenNull) return id;
-  auto it = extra_ids_.find(s);
-  return it == extra_ids_.end() ? kTokenNull : it->second;
+  return extra_ids_.find(s);
 }
 
 int32_t BpeEncoder::intern(const std::string& s) {
@@ -125,7 +124,8 @@ int32_t BpeEncoder::intern(const std::string& s) {
   if (id != kTokenNull) return id;
   extra_strings_.push_back(s);
   const int32_t nid = vocab_.n_tokens() + static_cast<int32_t>(extra_strings_.size()) - 1;
-  extra_ids_.emplace(extra_strings_.back(), nid);
+  bool inserted = false;
+  extra_ids_.slot(extra_strings_.back(), inserted) = nid;
   return nid;
 }
 

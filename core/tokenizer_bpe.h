@@ -43,7 +43,7 @@ class BpeEncoder {
   PreTokenizer pre_;
   // Ids >= n_tokens name strings that occur in merges but not in the vocabulary.
   std::deque<std::string> extra_strings_;
-  std::unordered_map<std::string_view, int32_t> extra_ids_;
+  StringIdMap extra_ids_;
   // Merges by (left id << 32 | right id): open addressing, linear probing,
   // because this lookup is the inner loop (std::unordered_map's node chasing
   // cost ~10% of encode time).

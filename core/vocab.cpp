@@ -11,6 +11,65 @@
 
 namespace moerun {
 
+namespace {
+uint64_t hash_text(std::string_view s) { return std::hash<std::string_view>{}(s); }
+}  // namespace
+
+void StringIdMap::clear() {
+  slots_.clear();
+  mask_ = 0;
+  size_ = 0;
+}
+
+void StringIdMap::reserve(size_t n) {
+  size_t cap = 16;
+  while (cap * 7 < n * 10) cap *= 2;  // load factor <= 0.7
+  if (cap <= slots_.size()) return;
+  std::vector<Entry> old;
+  old.swap(slots_);
+  slots_.assign(cap, Entry{});
+  mask_ = cap - 1;
+  for (const Entry& e : old) {
+    if (!e.data) continue;
+    const uint64_t h = hash_text(std::string_view(e.data, e.len));
+    size_t i = probe_start(h);
+    while (slots_[i].data) i = (i + 1) & mask_;
+    slots_[i] = e;
+  }
+}
+
+void StringIdMap::grow() { reserve(slots_.empty() ? 16 : slots_.size() * 7 / 10 + 1); }
+
+int32_t& StringIdMap::slot(std::string_view key, bool& inserted) {
+  if ((size_ + 1) * 10 > slots_.size() * 7) grow();
+  const uint64_t h = hash_text(key);
+  const auto tag = static_cast<uint32_t>(h >> 32);
+  for (size_t i = probe_start(h);; i = (i + 1) & mask_) {
+    Entry& e = slots_[i];
+    if (!e.data) {
+      e = Entry{key.data() ? key.data() : "", static_cast<uint32_t>(key.size()), tag, kTokenNull};
+      ++size_;
+      inserted = true;
+      return e.id;
+    }
+    if (e.hash == tag && e.len == key.size() && std::string_view(e.data, e.len) == key) {
+      inserted = false;
+      return e.id;
+    }
+  }
+}
+
+int32_t StringIdMap::find(std::string_view key) const {
+  if (slots_.empty()) return kTokenNull;
+  const uint64_t h = hash_text(key);
+  const auto tag = static_cast<uint32_t>(h >> 32);
+  for (size_t i = probe_start(h);; i = (i + 1) & mask_) {
+    const Entry& e = slots_[i];
+    if (!e.data) return kTokenNull;
+    if (e.hash == tag && e.len == key.size() && std::string_view(e.data, e.len) == key) return e.id;
+  }
+}
+
 uint32_t token_attr_from_gguf_type(int64_t type) {
   switch (type) {
     case 1: return kAttrNormal;
@@ -192,8 +251,9 @@ void Vocab::finalize() {
   text_to_id.reserve(tokens.size());
   auto plain = [&](int32_t id) { return (tokens[id].attr & (kAttrNormal | kAttrByte)) != 0; };
   for (int32_t i = 0; i < n; ++i) {
-    auto [it, inserted] = text_to_id.try_emplace(tokens[i].text, i);
-    if (!inserted && (plain(i) || !plain(it->second))) it->second = i;
+    bool inserted = false;
+    int32_t& id = text_to_id.slot(tokens[i].text, inserted);
+    if (inserted || plain(i) || !plain(id)) id = i;
   }
 
   // Byte table: SentencePiece's "<0xXX>" tokens (falling back to the raw

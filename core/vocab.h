@@ -44,6 +44,36 @@ enum TokenAttr : uint32_t {
 
 uint32_t token_attr_from_gguf_type(int64_t type);
 
+// String -> id map over keys stored elsewhere (views), with open addressing
+// and linear probing: vocabulary lookups are the inner loop of loading BPE
+// merges (~1M lookups for a 128k vocabulary), where std::unordered_map's
+// node chasing made loading take most of a second.
+class StringIdMap {
+ public:
+  void clear();
+  void reserve(size_t n);
+  // Returns the id slot for `key`, inserting kTokenNull if absent (`key`
+  // must outlive the map). `inserted` tells which happened.
+  int32_t& slot(std::string_view key, bool& inserted);
+  int32_t find(std::string_view key) const;
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  struct Entry {
+    const char* data = nullptr;  // nullptr: empty slot
+    uint32_t len = 0;
+    uint32_t hash = 0;  // high bits of the hash, to skip most string compares
+    int32_t id = -1;
+  };
+  size_t probe_start(uint64_t h) const { return static_cast<size_t>(h) & mask_; }
+  void grow();
+
+  std::vector<Entry> slots_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
 struct TokenData {
   std::string text;
   float score = 0.0f;
@@ -83,7 +113,7 @@ struct Vocab {
   bool byte_encode = true;          // BPE: GPT-2 byte->unicode mapping (false: raw UTF-8)
 
   // ---- derived by finalize()
-  std::unordered_map<std::string_view, int32_t> text_to_id;  // views into tokens[].text
+  StringIdMap text_to_id;  // views into tokens[].text
   std::vector<int32_t> special_tokens;  // control/user-defined/unknown, longest text first
   std::set<int32_t> eog_ids;
   std::array<int32_t, 256> byte_to_id{};  // byte-fallback / byte-level token per byte
@@ -102,10 +132,7 @@ struct Vocab {
   void finalize();
 
   int32_t n_tokens() const { return static_cast<int32_t>(tokens.size()); }
-  int32_t find(std::string_view text) const {
-    auto it = text_to_id.find(text);
-    return it == text_to_id.end() ? kTokenNull : it->second;
-  }
+  int32_t find(std::string_view text) const { return text_to_id.find(text); }
   bool has_attr(int32_t id, uint32_t a) const { return (tokens[static_cast<size_t>(id)].attr & a) != 0; }
 };
 
