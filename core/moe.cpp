@@ -112,27 +112,48 @@ void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* 
   s.offset.assign(static_cast<size_t>(n_expert) + 1, 0);
   for (int64_t e = 0; e < n_expert; ++e) s.offset[e + 1] = s.offset[e] + s.count[e];
   s.order.resize(static_cast<size_t>(B * k));
-  std::vector<int32_t> fill(s.offset.begin(), s.offset.end() - 1);
-  for (int64_t i = 0; i < B * k; ++i) s.order[fill[ids[i]]++] = static_cast<int32_t>(i);
+  s.fill.assign(s.offset.begin(), s.offset.end() - 1);
+  for (int64_t i = 0; i < B * k; ++i) s.order[s.fill[ids[i]]++] = static_cast<int32_t>(i);
 
+  s.active.clear();
   for (int64_t e = 0; e < n_expert; ++e) {
+    if (s.count[e] > 0) s.active.push_back(static_cast<int32_t>(e));
+  }
+  const int64_t n_active = static_cast<int64_t>(s.active.size());
+  // Gathered inputs and outputs of every active expert, one after another
+  // (expert e's rows start at offset[e]).
+  s.xe.resize(static_cast<size_t>(B * k * E));
+  s.ye.resize(static_cast<size_t>(B * k * E));
+  for (int64_t i = 0; i < B * k; ++i) {
+    std::memcpy(s.xe.data() + i * E, x + (s.order[i] / k) * E, static_cast<size_t>(E) * sizeof(float));
+  }
+  auto run_expert = [&](int64_t e, FfnScratch& scratch) {
     const int64_t n = s.count[e];
-    if (n == 0) continue;
-    s.xe.resize(static_cast<size_t>(n * E));
-    s.ye.resize(static_cast<size_t>(n * E));
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t b = s.order[s.offset[e] + j] / k;
-      std::memcpy(s.xe.data() + j * E, x + b * E, static_cast<size_t>(E) * sizeof(float));
+    float* xe = s.xe.data() + s.offset[e] * E;
+    float* ye = s.ye.data() + s.offset[e] * E;
+    swiglu_ffn(ex.gate.slice(e), ex.up.slice(e), ex.down.slice(e), xe, n, ye, scratch);
+  };
+  // Few tokens per expert (decode): one thread per expert, each streaming
+  // its own experts' weights, in one parallel region. Many (prefill): every
+  // thread shares each expert's rows instead, so no thread idles.
+  if (B * k <= 4 * n_active) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t i = 0; i < n_active; ++i) {
+      thread_local FfnScratch scratch;
+      run_expert(s.active[i], scratch);
     }
-    const TensorView g = ex.gate.slice(e), u = ex.up.slice(e), d = ex.down.slice(e);
-    swiglu_ffn(g, u, d, s.xe.data(), n, s.ye.data(), s.ffn);
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t slot = s.order[s.offset[e] + j];
-      axpy(y + (slot / k) * E, weights[slot], s.ye.data() + j * E, E);
-    }
-    if (stats != nullptr) {
+  } else {
+    for (int64_t i = 0; i < n_active; ++i) run_expert(s.active[i], s.ffn);
+  }
+  for (int64_t i = 0; i < B * k; ++i) {
+    const int64_t slot = s.order[i];
+    axpy(y + (slot / k) * E, weights[slot], s.ye.data() + i * E, E);
+  }
+  if (stats != nullptr) {
+    for (int32_t e : s.active) {
+      const TensorView g = ex.gate.slice(e), u = ex.up.slice(e), d = ex.down.slice(e);
       stats->expert_bytes += (g.row_bytes * g.ne[1]) + (u.row_bytes * u.ne[1]) + (d.row_bytes * d.ne[1]);
-      stats->experts_run.emplace_back(stats->layer, static_cast<int32_t>(e));
+      stats->experts_run.emplace_back(stats->layer, e);
     }
   }
 }

@@ -61,8 +61,9 @@ struct MoeStats {
 };
 
 struct MoeScratch {
-  std::vector<int32_t> count, offset, order;  // bucketing: tokens per expert
-  std::vector<float> xe, ye;                  // gathered inputs / outputs of one expert
+  std::vector<int32_t> count, offset, fill, order;  // bucketing: tokens per expert
+  std::vector<int32_t> active;                // experts with at least one token
+  std::vector<float> xe, ye;                  // gathered inputs / outputs, grouped by expert
   FfnScratch ffn;
 };
 
