@@ -120,6 +120,10 @@ void print_model(const InfoOptions& o) {
   std::printf("\nmodel: %s, %lld layers, n_embd %lld, n_vocab %lld, trained context %lld\n", mi.arch.c_str(),
               static_cast<long long>(mi.n_layer), static_cast<long long>(mi.n_embd),
               static_cast<long long>(mi.n_vocab), static_cast<long long>(mi.n_ctx_train));
+  if (mi.n_expert > 0) {
+    std::printf("experts: %lld routed (top-%lld), %lld shared\n", static_cast<long long>(mi.n_expert),
+                static_cast<long long>(mi.n_expert_used), static_cast<long long>(mi.n_expert_shared));
+  }
   std::printf("per token: %.3f M active parameters, %s of weights read\n",
               static_cast<double>(mi.n_params_active) / 1e6, human_bytes(static_cast<double>(mi.bytes_active)).c_str());
 }

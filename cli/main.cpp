@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   moerun::cli::add_info_command(app);
   moerun::cli::add_quantize_command(app);
   moerun::cli::add_bench_command(app);
+  moerun::cli::add_synth_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,7 +1,7 @@
 // Dense Llama-family transformer (GGUF arch "llama"): RMSNorm, RoPE,
 // grouped-query attention, SwiGLU FFN, tied or separate output.
-// Mixtral-style MoE files (llama with expert_count > 0) are not handled here
-// yet and are rejected with a clear error.
+// Mixtral-style MoE files (llama with expert_count > 0) are handed to the
+// GQA MoE family (models/gqa_moe.cpp); this file is the dense path only.
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -53,9 +53,6 @@ class Llama final : public Model {
 
 Llama::Llama(const GgufFile& f) {
   const std::string a = f.architecture() + ".";
-  if (f.get_int(a + "expert_count", 0) > 0) {
-    fail(f.path() + ": Mixtral-style llama MoE files (" + a + "expert_count > 0) are not supported yet");
-  }
   const GgufTensor* te = f.find_tensor("token_embd.weight");
   if (te == nullptr) fail(f.path() + ": required tensor 'token_embd.weight' is missing");
   hp_ = read_common_hparams(f, te->ne[1]);
@@ -163,6 +160,11 @@ void Llama::forward(const Batch& batch, KvCache& kv, float* logits) {
 
 }  // namespace
 
-std::unique_ptr<Model> make_llama(const GgufFile& f) { return std::make_unique<Llama>(f); }
+std::unique_ptr<Model> make_llama_moe(const GgufFile& f);  // models/gqa_moe.cpp
+
+std::unique_ptr<Model> make_llama(const GgufFile& f) {
+  if (f.get_int(f.architecture() + ".expert_count", 0) > 0) return make_llama_moe(f);
+  return std::make_unique<Llama>(f);
+}
 
 }  // namespace moerun
