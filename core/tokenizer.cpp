@@ -73,12 +73,22 @@ Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
   } else {
     bpe_ = std::make_unique<BpeEncoder>(vocab_);
   }
-  for (auto& groups : specials_by_byte_) groups.assign(256, {});
+  for (auto& l : special_lengths_) l.assign(256, {});
   for (uint32_t prio = 0; prio < vocab_.special_tokens.size(); ++prio) {
     const TokenData& t = vocab_.tokens[vocab_.special_tokens[prio]];
     const auto b = static_cast<unsigned char>(t.text[0]);  // texts are never empty (vocab)
-    specials_by_byte_[0][b].push_back(prio);
-    if (!(t.attr & (kAttrControl | kAttrUnknown))) specials_by_byte_[1][b].push_back(prio);
+    for (int mode = 0; mode < 2; ++mode) {
+      if (mode == 1 && (t.attr & (kAttrControl | kAttrUnknown))) continue;
+      // Equal texts: the first (longest-first order) claims every
+      // occurrence, so later duplicates could never match anyway.
+      bool inserted = false;
+      int32_t& slot = special_index_[mode].slot(t.text, inserted);
+      if (inserted) slot = static_cast<int32_t>(prio);
+      auto& lens = special_lengths_[mode][b];
+      if (std::find(lens.begin(), lens.end(), t.text.size()) == lens.end()) {
+        lens.push_back(static_cast<uint32_t>(t.text.size()));
+      }
+    }
   }
   // Pieces as llama.cpp's token_to_piece(special = true) gives them.
   pieces_.resize(vocab_.tokens.size());
@@ -137,16 +147,19 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
     };
     std::vector<Hit> hits;
     const auto& specials = vocab_.special_tokens;
-    const auto& groups = specials_by_byte_[parse_special ? 0 : 1];
+    const int mode = parse_special ? 0 : 1;
+    const auto& lengths = special_lengths_[mode];
+    const StringIdMap& index = special_index_[mode];
     for (int b = 0; b < 256; ++b) {
-      if (groups[b].empty()) continue;
+      if (lengths[b].empty()) continue;
       const char* base = text.data();
       for (const char* p = static_cast<const char*>(std::memchr(base, b, text.size())); p;
            p = static_cast<const char*>(std::memchr(p + 1, b, text.size() - (p + 1 - base)))) {
         const size_t pos = static_cast<size_t>(p - base);
-        for (uint32_t prio : groups[b]) {
-          const std::string& t = vocab_.tokens[specials[prio]].text;
-          if (text.compare(pos, t.size(), t) == 0) hits.push_back({prio, pos});
+        for (uint32_t len : lengths[b]) {
+          if (pos + len > text.size()) continue;
+          const int32_t prio = index.find(text.substr(pos, len));
+          if (prio >= 0) hits.push_back({static_cast<uint32_t>(prio), pos});
         }
         if (p + 1 == base + text.size()) break;
       }

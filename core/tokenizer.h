@@ -80,10 +80,12 @@ class Tokenizer {
   std::unique_ptr<SpmEncoder> spm_;
   std::unique_ptr<BpeEncoder> bpe_;
   std::vector<std::string> pieces_;  // token_to_piece(id, true) for every id
-  // Indices into vocab_.special_tokens grouped by the first byte of their
-  // text, so the special-token scan makes one memchr pass per distinct first
-  // byte. [0]: every special token (parse_special); [1]: user-defined only.
-  std::vector<std::vector<uint32_t>> specials_by_byte_[2];
+  // The special-token scan: one memchr pass per distinct first byte, then at
+  // each hit one lookup per distinct token length with that first byte
+  // (DeepSeek has ~2400 "[PAD...]" tokens but only a few lengths).
+  // [0]: every special token (parse_special); [1]: user-defined only.
+  StringIdMap special_index_[2];                     // text -> index in vocab_.special_tokens
+  std::vector<std::vector<uint32_t>> special_lengths_[2];  // first byte -> distinct text lengths
 };
 
 // Streaming detokenizer: feed generated tokens one at a time and print what
