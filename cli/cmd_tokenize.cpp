@@ -31,7 +31,9 @@ void run_tokenize(const TokenizeOptions& o, bool have_prompt, bool have_file, bo
         fail("token id " + std::to_string(id) + " is out of range (n_vocab " + std::to_string(tok->n_vocab()) + ")");
       }
     }
-    const std::string text = tok->decode(ids);
+    // detokenize drops the one space the SentencePiece prefix added, so
+    // --decode of what tokenize printed gives back the text.
+    const std::string text = tok->detokenize(ids);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fputc('\n', stdout);
     return;
