@@ -1,0 +1,278 @@
+// AVX-512 VNNI decode GEMV (one activation row) for Q4_0 and Q8_0 weights
+// x Q8_0 activations, on the standard ggml block layout. GEMM tiles and the
+// single dot stay in q_legacy.cpp; this file replaces only their GEMV.
+//
+// Why a second kernel: decode streams the weights once, so it must process
+// weights as fast as memory delivers them (Q4_0: ~2 weights per byte). The
+// tile kernel spends ~12 vector uops per row per 64 weights, half of them
+// building the per-lane scale vector (two f16 broadcasts, an insert,
+// vcvtph2ps, a multiply). Here, per row:
+//   - 16 blocks' f16 scales are gathered from the row by two vpermt2w (the
+//     d fields sit at a fixed stride) and converted by one vcvtph2ps, then
+//     multiplied by the 16 activation scales: ~6 uops per 512 weights;
+//   - Q4_0: four blocks' nibbles are loaded into one zmm (a load + 3
+//     inserts), split by one and + one shift+and, and two vpdpbusd sum
+//     them into one int32 zmm holding 4 lanes per block, so one
+//     vcvtdq2ps + vpermps (scale per lane) + fma serves 128 weights;
+//   - everything that depends on the activation only (its bytes reordered
+//     to match the nibble order, the -offset * sum(a) start value of the
+//     dot, its scales) is prepared once per call into a stack buffer and
+//     shared by every row.
+// Measured on the 2-vCPU Xeon (family 6 model 207) these sessions run on:
+// see tests/bench/bench_kernels.cpp and the commit message for figures.
+// GCC 12's AVX-512 headers read a deliberately undefined vector in
+// _mm512_reduce_* and _mm512_cvtph_ps, which -Wuninitialized flags at every
+// use; the value never reaches a result.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "quant/q4_0.h"
+#include "quant/q8_0.h"
+#include "simd/avx512/avx512.h"
+#include "simd/tile_driver.h"
+
+namespace moerun {
+namespace {
+
+constexpr int kBatch = 16;  // blocks whose scales one vcvtph2ps zmm converts
+// Activation batches prepared per pass (Q8_0: 1.1 KB each, so ~17 KB of
+// stack); a longer K is done in passes that add into y.
+constexpr int kPassBatches = 16;
+constexpr int kRows = 4;  // weight rows per tile: adjacent rows, so 4 nearby streams
+// Prefetch into L2: the next tile is NR rows (9 KB at K = 4096) ahead, a
+// distance that grows with K, so L1 would be too small for large K. T0 and
+// T1 measured alike on this machine.
+constexpr auto kPfHint = _MM_HINT_T1;
+
+// Gathers the f16 scale (the first 2 bytes) of 16 consecutive S-byte blocks:
+// each vpermt2w picks the d words out of a 128-byte window.
+template <int S>
+struct ScaleGather {
+  static constexpr int kStride = S / 2;         // block stride in 16-bit words
+  static constexpr int kPer = 63 / kStride + 1;  // blocks whose d lies in one window
+  static constexpr int kWindows = (kBatch + kPer - 1) / kPer;
+  static_assert((kWindows - 1) * kPer * S + 128 <= kBatch * S, "a window reads past the batch");
+  alignas(64) uint16_t idx[kWindows][32] = {};
+  uint32_t mask[kWindows] = {};
+  constexpr ScaleGather() {
+    for (int j = 0; j < kBatch; ++j) {
+      const int w = j / kPer;
+      idx[w][j] = static_cast<uint16_t>(kStride * (j - w * kPer));
+      mask[w] |= 1u << j;
+    }
+  }
+};
+template <int S>
+inline constexpr ScaleGather<S> kScaleGather{};
+
+template <int S>
+inline __m512 scales16(const uint8_t* base) {
+  constexpr const ScaleGather<S>& g = kScaleGather<S>;
+  __m256i h = _mm256_setzero_si256();
+  for (int w = 0; w < g.kWindows; ++w) {
+    const uint8_t* q = base + w * g.kPer * S;
+    const __m512i v = _mm512_permutex2var_epi16(_mm512_loadu_si512(q), _mm512_load_si512(g.idx[w]),
+                                                _mm512_loadu_si512(q + 64));
+    h = w == 0 ? _mm512_castsi512_si256(v)
+               : _mm256_mask_blend_epi16(static_cast<__mmask16>(g.mask[w]), h, _mm512_castsi512_si256(v));
+  }
+  return _mm512_cvtph_ps(h);
+}
+
+// Lane l of the result = lane idx[l] of a 16-float vector: per-lane scales.
+struct LaneIdx {
+  alignas(64) int32_t by4[4][16] = {};  // lanes 4k..4k+3 <- block 4g+k (Q4_0 group g)
+  alignas(64) int32_t by8[8][16] = {};  // lanes 8k..8k+7 <- block 2m+k (Q8_0 pair m)
+  constexpr LaneIdx() {
+    for (int l = 0; l < 16; ++l) {
+      for (int g = 0; g < 4; ++g) by4[g][l] = 4 * g + l / 4;
+      for (int m = 0; m < 8; ++m) by8[m][l] = 2 * m + l / 8;
+    }
+  }
+};
+inline constexpr LaneIdx kLaneIdx{};
+
+// Copies n bytes of src to dst and zero-fills dst up to `total` (a multiple
+// of 64): a partial last batch becomes a whole one whose extra blocks have
+// d = 0 and so add nothing. Masked loads never touch bytes past src + n.
+inline void copy_padded(uint8_t* dst, const uint8_t* src, int n, int total) {
+  for (int o = 0; o < total; o += 64) {
+    const int m = std::clamp(n - o, 0, 64);
+    const __mmask64 k = m == 64 ? ~__mmask64{0} : (__mmask64{1} << m) - 1;
+    _mm512_storeu_si512(dst + o, _mm512_maskz_loadu_epi8(k, src + o));
+  }
+}
+constexpr int round64(int n) { return (n + 63) / 64 * 64; }
+
+inline __m128i load16(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// Q4_0: a group is 4 blocks (128 weights). z = [qs A | qs B | qs C | qs D];
+// its low nibbles are elements 0-15 of each block, its high nibbles 16-31, so
+// the activation is reordered the same way once.
+struct GQ4_0 {
+  using Block = BlockQ4_0;
+  struct Act {
+    __m512i lo[4], hi[4];  // activation bytes of elements 0-15 / 16-31 of each block of group g
+    __m512i init[4];       // -8 * sum(a) per 4-byte lane: the dot's start value (u = q + 8)
+    __m512 d;              // the 16 activation scales
+  };
+  static void prep(const BlockQ8_0* a, Act& out) {
+    const __m512i k8 = _mm512_set1_epi8(8);
+    for (int g = 0; g < 4; ++g) {
+      const BlockQ8_0* b = a + 4 * g;
+      __m512i lo = _mm512_castsi128_si512(load16(b[0].qs));
+      __m512i hi = _mm512_castsi128_si512(load16(b[0].qs + 16));
+      for (int k = 1; k < 4; ++k) {
+        lo = _mm512_inserti32x4(lo, load16(b[k].qs), k);
+        hi = _mm512_inserti32x4(hi, load16(b[k].qs + 16), k);
+      }
+      out.lo[g] = lo;
+      out.hi[g] = hi;
+      const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), k8, lo), k8, hi);
+      out.init[g] = _mm512_sub_epi32(_mm512_setzero_si512(), sum);
+    }
+    out.d = scales16<sizeof(BlockQ8_0)>(reinterpret_cast<const uint8_t*>(a));
+  }
+  // 4 blocks from w, scaled by sc (16 blocks' d_w * d_a), into acc.
+  static void group(const Block* w, const Act& a, int g, __m512 sc, __m512& acc) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512i z = _mm512_castsi128_si512(load16(w[0].qs));
+    z = _mm512_inserti32x4(z, load16(w[1].qs), 1);
+    z = _mm512_inserti32x4(z, load16(w[2].qs), 2);
+    z = _mm512_inserti32x4(z, load16(w[3].qs), 3);
+    const __m512i lo = _mm512_and_si512(z, m4);
+    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+    const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(a.init[g], lo, a.lo[g]), hi, a.hi[g]);
+    const __m512 s = _mm512_permutexvar_ps(_mm512_load_si512(kLaneIdx.by4[g]), sc);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc);
+  }
+};
+
+// Q8_0: two blocks per zmm in element order; u = q ^ 0x80 = q + 128 is
+// unsigned for vpdpbusd and the 128 * sum(a) it adds is the start value.
+struct GQ8_0 {
+  using Block = BlockQ8_0;
+  struct Act {
+    __m512i q[8];     // [block 2m | block 2m+1] activation bytes
+    __m512i init[8];  // -128 * sum(a) per 4-byte lane
+    __m512 d;
+  };
+  static void prep(const BlockQ8_0* a, Act& out) {
+    const __m512i k128 = _mm512_set1_epi8(static_cast<char>(0x80));
+    for (int m = 0; m < 8; ++m) {
+      const __m512i q =
+          _mm512_inserti64x4(_mm512_castsi256_si512(load32(a[2 * m].qs)), load32(a[2 * m + 1].qs), 1);
+      out.q[m] = q;
+      out.init[m] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), k128, q));
+    }
+    out.d = scales16<sizeof(BlockQ8_0)>(reinterpret_cast<const uint8_t*>(a));
+  }
+  static void group(const Block* w, const Act& a, int g, __m512 sc, __m512& acc) {
+    const __m512i k128 = _mm512_set1_epi8(static_cast<char>(0x80));
+    for (int h = 0; h < 2; ++h) {
+      const int m = 2 * g + h;
+      const __m512i u = _mm512_xor_si512(
+          _mm512_inserti64x4(_mm512_castsi256_si512(load32(w[2 * h].qs)), load32(w[2 * h + 1].qs), 1), k128);
+      const __m512i dot = _mm512_dpbusd_epi32(a.init[m], u, a.q[m]);
+      const __m512 s = _mm512_permutexvar_ps(_mm512_load_si512(kLaneIdx.by8[m]), sc);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc);
+    }
+  }
+};
+
+template <class G>
+struct Gemv {
+  using Block = typename G::Block;
+  using Act = typename G::Act;
+  static constexpr int S = sizeof(Block);
+  static constexpr int kPad = round64(kBatch * S);
+
+  // One batch (16 blocks) of NR rows starting at w[r].
+  template <int NR>
+  static void batch(const uint8_t* const (&w)[NR], const Act& a, __m512 (&acc)[NR], size_t pf) {
+    if (pf != 0) {
+      for (int r = 0; r < NR; ++r) {
+        for (int o = 0; o < kBatch * S; o += 64) _mm_prefetch(reinterpret_cast<const char*>(w[r] + pf + o), kPfHint);
+      }
+    }
+    __m512 sc[NR];
+    for (int r = 0; r < NR; ++r) sc[r] = _mm512_mul_ps(scales16<S>(w[r]), a.d);
+    for (int g = 0; g < 4; ++g) {
+      for (int r = 0; r < NR; ++r) G::group(reinterpret_cast<const Block*>(w[r]) + 4 * g, a, g, sc[r], acc[r]);
+    }
+  }
+
+  // Rows [r0, r0 + NR), blocks [k0, k0 + nblk) against the prepared act;
+  // y[r] = sum (add == false) or y[r] + sum.
+  template <int NR>
+  static void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
+    const uint8_t* w[NR];
+    for (int r = 0; r < NR; ++r) w[r] = p.w + (r0 + r) * p.w_stride + k0 * S;
+    __m512 acc[NR];
+    for (auto& v : acc) v = _mm512_setzero_ps();
+    const int64_t nfull = nblk / kBatch;
+    // Software prefetch of the next tile's rows at the same K position
+    // (when this call has a next tile): the hardware prefetcher alone left
+    // too few lines in flight per core.
+    const size_t pf = r0 + 2 * NR <= p.N ? NR * p.w_stride : 0;
+    for (int64_t b = 0; b < nfull; ++b) {
+      batch<NR>(w, act[b], acc, pf);
+      for (auto& q : w) q += kBatch * S;
+    }
+    if (const int tail = static_cast<int>(nblk - nfull * kBatch); tail > 0) {
+      alignas(64) uint8_t buf[NR][kPad];
+      const uint8_t* wp[NR];
+      for (int r = 0; r < NR; ++r) {
+        copy_padded(buf[r], w[r], tail * S, kPad);
+        wp[r] = buf[r];
+      }
+      batch<NR>(wp, act[nfull], acc, 0);
+    }
+    for (int r = 0; r < NR; ++r) {
+      const float s = _mm512_reduce_add_ps(acc[r]);
+      y[r0 + r] = add ? y[r0 + r] + s : s;
+    }
+  }
+
+  static void gemv(const MatmulArgs& p) {
+    const int64_t nb = p.K / Block::kSize;
+    Act act[kPassBatches];
+    for (int64_t c = 0; c < p.B; ++c) {
+      float* y = tiles::out_row(p, c);
+      const auto* arow = reinterpret_cast<const BlockQ8_0*>(p.a + c * p.a_stride);
+      for (int64_t k0 = 0; k0 < nb; k0 += kPassBatches * kBatch) {
+        const int64_t nblk = std::min<int64_t>(nb - k0, kPassBatches * kBatch);
+        const int64_t nbat = (nblk + kBatch - 1) / kBatch;
+        for (int64_t j = 0; j < nbat; ++j) {
+          const int64_t n = std::min<int64_t>(kBatch, nblk - j * kBatch);
+          const BlockQ8_0* ab = arow + k0 + j * kBatch;
+          if (n == kBatch) {
+            G::prep(ab, act[j]);
+          } else {
+            alignas(64) uint8_t buf[round64(kBatch * sizeof(BlockQ8_0))];
+            copy_padded(buf, reinterpret_cast<const uint8_t*>(ab), static_cast<int>(n * sizeof(BlockQ8_0)),
+                        sizeof(buf));
+            G::prep(reinterpret_cast<const BlockQ8_0*>(buf), act[j]);
+          }
+        }
+        int64_t r = 0;
+        for (; r + kRows <= p.N; r += kRows) rows<kRows>(p, r, k0, nblk, act, y, k0 > 0);
+        for (; r < p.N; ++r) rows<1>(p, r, k0, nblk, act, y, k0 > 0);
+      }
+    }
+  }
+};
+
+}  // namespace
+
+void fill_avx512_legacy_gemv(KernelTable& t) {
+  t.fmt[format_index(QType::Q4_0)].gemv = Gemv<GQ4_0>::gemv;
+  t.fmt[format_index(QType::Q8_0)].gemv = Gemv<GQ8_0>::gemv;
+}
+
+}  // namespace moerun
