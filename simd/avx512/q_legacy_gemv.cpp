@@ -17,9 +17,15 @@
 //   - everything that depends on the activation only (its bytes reordered
 //     to match the nibble order, the -offset * sum(a) start value of the
 //     dot, its scales) is prepared once per call into a stack buffer and
-//     shared by every row.
-// Measured on the 2-vCPU Xeon (family 6 model 207) these sessions run on:
-// see tests/bench/bench_kernels.cpp and the commit message for figures.
+//     shared by every row;
+//   - a partial last batch (K not a multiple of 512) is read in place with
+//     masked loads, running only the groups that hold blocks (a padded
+//     stack copy per row cost 2x in decode of a K = 192 model: store
+//     forwarding fails on the overlapping reloads);
+//   - the next tile's rows are prefetched: without it a core kept too few
+//     lines in flight and stayed at ~65% of the STREAM triad.
+// Tuned on the 2-vCPU Xeon (family 6 model 207, AVX-512 VNNI) these sessions
+// ran on; figures in the commit messages (tests/bench/bench_kernels.cpp).
 // GCC 12's AVX-512 headers read a deliberately undefined vector in
 // _mm512_reduce_* and _mm512_cvtph_ps, which -Wuninitialized flags at every
 // use; the value never reaches a result.
@@ -28,7 +34,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "quant/q4_0.h"
 #include "quant/q8_0.h"
@@ -69,14 +74,25 @@ struct ScaleGather {
 template <int S>
 inline constexpr ScaleGather<S> kScaleGather{};
 
-template <int S>
-inline __m512 scales16(const uint8_t* base) {
+// Bytes [0, n) of p (n may be <= 0 or >= 64); the rest zero, never read.
+inline __m512i load64_upto(const uint8_t* p, int n) {
+  const __mmask64 k = n >= 64 ? ~__mmask64{0} : n <= 0 ? 0 : (__mmask64{1} << n) - 1;
+  return _mm512_maskz_loadu_epi8(k, p);
+}
+
+// The 16 scales of the batch at base, as f32. A partial last batch
+// (kTail) reads only its `bytes`; the missing blocks get d = 0.
+template <int S, bool kTail = false>
+inline __m512 scales16(const uint8_t* base, int bytes = kBatch * S) {
   constexpr const ScaleGather<S>& g = kScaleGather<S>;
   __m256i h = _mm256_setzero_si256();
   for (int w = 0; w < g.kWindows; ++w) {
-    const uint8_t* q = base + w * g.kPer * S;
-    const __m512i v = _mm512_permutex2var_epi16(_mm512_loadu_si512(q), _mm512_load_si512(g.idx[w]),
-                                                _mm512_loadu_si512(q + 64));
+    const int o = w * g.kPer * S;
+    if (kTail && o >= bytes) break;
+    const uint8_t* q = base + o;
+    const __m512i lo = kTail ? load64_upto(q, bytes - o) : _mm512_loadu_si512(q);
+    const __m512i hi = kTail ? load64_upto(q + 64, bytes - o - 64) : _mm512_loadu_si512(q + 64);
+    const __m512i v = _mm512_permutex2var_epi16(lo, _mm512_load_si512(g.idx[w]), hi);
     h = w == 0 ? _mm512_castsi512_si256(v)
                : _mm256_mask_blend_epi16(static_cast<__mmask16>(g.mask[w]), h, _mm512_castsi512_si256(v));
   }
@@ -96,20 +112,18 @@ struct LaneIdx {
 };
 inline constexpr LaneIdx kLaneIdx{};
 
-// Copies n bytes of src to dst and zero-fills dst up to `total` (a multiple
-// of 64): a partial last batch becomes a whole one whose extra blocks have
-// d = 0 and so add nothing. Masked loads never touch bytes past src + n.
-inline void copy_padded(uint8_t* dst, const uint8_t* src, int n, int total) {
-  for (int o = 0; o < total; o += 64) {
-    const int m = std::clamp(n - o, 0, 64);
-    const __mmask64 k = m == 64 ? ~__mmask64{0} : (__mmask64{1} << m) - 1;
-    _mm512_storeu_si512(dst + o, _mm512_maskz_loadu_epi8(k, src + o));
-  }
-}
-constexpr int round64(int n) { return (n + 63) / 64 * 64; }
 
-inline __m128i load16(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
-inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+// Plain loads, or (a block past a partial batch's end) zeros, never read.
+template <bool kTail = false>
+inline __m128i load16(const void* p, bool valid = true) {
+  if constexpr (kTail) return _mm_maskz_loadu_epi8(valid ? 0xFFFF : 0, p);
+  return _mm_loadu_si128(static_cast<const __m128i*>(p));
+}
+template <bool kTail = false>
+inline __m256i load32(const void* p, bool valid = true) {
+  if constexpr (kTail) return _mm256_maskz_loadu_epi8(valid ? ~__mmask32{0} : 0, p);
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
 
 // Q4_0: a group is 4 blocks (128 weights). z = [qs A | qs B | qs C | qs D];
 // its low nibbles are elements 0-15 of each block, its high nibbles 16-31, so
@@ -121,30 +135,35 @@ struct GQ4_0 {
     __m512i init[4];       // -8 * sum(a) per 4-byte lane: the dot's start value (u = q + 8)
     __m512 d;              // the 16 activation scales
   };
-  static void prep(const BlockQ8_0* a, Act& out) {
+  // The activation's 16 blocks at a (kTail: only the first n exist; the
+  // rest read as zeros).
+  template <bool kTail = false>
+  static void prep(const BlockQ8_0* a, Act& out, int n = kBatch) {
     const __m512i k8 = _mm512_set1_epi8(8);
     for (int g = 0; g < 4; ++g) {
       const BlockQ8_0* b = a + 4 * g;
-      __m512i lo = _mm512_castsi128_si512(load16(b[0].qs));
-      __m512i hi = _mm512_castsi128_si512(load16(b[0].qs + 16));
+      __m512i lo = _mm512_castsi128_si512(load16<kTail>(b[0].qs, 4 * g < n));
+      __m512i hi = _mm512_castsi128_si512(load16<kTail>(b[0].qs + 16, 4 * g < n));
       for (int k = 1; k < 4; ++k) {
-        lo = _mm512_inserti32x4(lo, load16(b[k].qs), k);
-        hi = _mm512_inserti32x4(hi, load16(b[k].qs + 16), k);
+        lo = _mm512_inserti32x4(lo, load16<kTail>(b[k].qs, 4 * g + k < n), k);
+        hi = _mm512_inserti32x4(hi, load16<kTail>(b[k].qs + 16, 4 * g + k < n), k);
       }
       out.lo[g] = lo;
       out.hi[g] = hi;
       const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), k8, lo), k8, hi);
       out.init[g] = _mm512_sub_epi32(_mm512_setzero_si512(), sum);
     }
-    out.d = scales16<sizeof(BlockQ8_0)>(reinterpret_cast<const uint8_t*>(a));
+    out.d = scales16<sizeof(BlockQ8_0), kTail>(reinterpret_cast<const uint8_t*>(a), n * sizeof(BlockQ8_0));
   }
-  // 4 blocks from w, scaled by sc (16 blocks' d_w * d_a), into acc.
-  static void group(const Block* w, const Act& a, int g, __m512 sc, __m512& acc) {
+  // 4 blocks from w, scaled by sc (16 blocks' d_w * d_a), into acc; kTail:
+  // only the first n exist.
+  template <bool kTail = false>
+  static void group(const Block* w, const Act& a, int g, __m512 sc, __m512& acc, int n = 4) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    __m512i z = _mm512_castsi128_si512(load16(w[0].qs));
-    z = _mm512_inserti32x4(z, load16(w[1].qs), 1);
-    z = _mm512_inserti32x4(z, load16(w[2].qs), 2);
-    z = _mm512_inserti32x4(z, load16(w[3].qs), 3);
+    __m512i z = _mm512_castsi128_si512(load16<kTail>(w[0].qs));
+    z = _mm512_inserti32x4(z, load16<kTail>(w[1].qs, n > 1), 1);
+    z = _mm512_inserti32x4(z, load16<kTail>(w[2].qs, n > 2), 2);
+    z = _mm512_inserti32x4(z, load16<kTail>(w[3].qs, n > 3), 3);
     const __m512i lo = _mm512_and_si512(z, m4);
     const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
     const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(a.init[g], lo, a.lo[g]), hi, a.hi[g]);
@@ -162,22 +181,26 @@ struct GQ8_0 {
     __m512i init[8];  // -128 * sum(a) per 4-byte lane
     __m512 d;
   };
-  static void prep(const BlockQ8_0* a, Act& out) {
+  template <bool kTail = false>
+  static void prep(const BlockQ8_0* a, Act& out, int n = kBatch) {
     const __m512i k128 = _mm512_set1_epi8(static_cast<char>(0x80));
     for (int m = 0; m < 8; ++m) {
-      const __m512i q =
-          _mm512_inserti64x4(_mm512_castsi256_si512(load32(a[2 * m].qs)), load32(a[2 * m + 1].qs), 1);
+      const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(load32<kTail>(a[2 * m].qs, 2 * m < n)),
+                                           load32<kTail>(a[2 * m + 1].qs, 2 * m + 1 < n), 1);
       out.q[m] = q;
       out.init[m] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), k128, q));
     }
-    out.d = scales16<sizeof(BlockQ8_0)>(reinterpret_cast<const uint8_t*>(a));
+    out.d = scales16<sizeof(BlockQ8_0), kTail>(reinterpret_cast<const uint8_t*>(a), n * sizeof(BlockQ8_0));
   }
-  static void group(const Block* w, const Act& a, int g, __m512 sc, __m512& acc) {
+  template <bool kTail = false>
+  static void group(const Block* w, const Act& a, int g, __m512 sc, __m512& acc, int n = 4) {
     const __m512i k128 = _mm512_set1_epi8(static_cast<char>(0x80));
     for (int h = 0; h < 2; ++h) {
+      if (kTail && 2 * h >= n) break;
       const int m = 2 * g + h;
-      const __m512i u = _mm512_xor_si512(
-          _mm512_inserti64x4(_mm512_castsi256_si512(load32(w[2 * h].qs)), load32(w[2 * h + 1].qs), 1), k128);
+      const __m512i u = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(load32<kTail>(w[2 * h].qs)),
+                                                            load32<kTail>(w[2 * h + 1].qs, 2 * h + 1 < n), 1),
+                                         k128);
       const __m512i dot = _mm512_dpbusd_epi32(a.init[m], u, a.q[m]);
       const __m512 s = _mm512_permutexvar_ps(_mm512_load_si512(kLaneIdx.by8[m]), sc);
       acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc);
@@ -190,7 +213,6 @@ struct Gemv {
   using Block = typename G::Block;
   using Act = typename G::Act;
   static constexpr int S = sizeof(Block);
-  static constexpr int kPad = round64(kBatch * S);
 
   // One batch (16 blocks) of NR rows starting at w[r].
   template <int NR>
@@ -225,13 +247,16 @@ struct Gemv {
       for (auto& q : w) q += kBatch * S;
     }
     if (const int tail = static_cast<int>(nblk - nfull * kBatch); tail > 0) {
-      alignas(64) uint8_t buf[NR][kPad];
-      const uint8_t* wp[NR];
-      for (int r = 0; r < NR; ++r) {
-        copy_padded(buf[r], w[r], tail * S, kPad);
-        wp[r] = buf[r];
+      // Partial last batch, read in place with masked loads: only its
+      // groups that hold blocks run.
+      const Act& a = act[nfull];
+      __m512 sc[NR];
+      for (int r = 0; r < NR; ++r) sc[r] = _mm512_mul_ps(scales16<S, true>(w[r], tail * S), a.d);
+      for (int g = 0; 4 * g < tail; ++g) {
+        for (int r = 0; r < NR; ++r) {
+          G::template group<true>(reinterpret_cast<const Block*>(w[r]) + 4 * g, a, g, sc[r], acc[r], tail - 4 * g);
+        }
       }
-      batch<NR>(wp, act[nfull], acc, 0);
     }
     for (int r = 0; r < NR; ++r) {
       const float s = _mm512_reduce_add_ps(acc[r]);
@@ -254,10 +279,7 @@ struct Gemv {
           if (n == kBatch) {
             G::prep(ab, act[j]);
           } else {
-            alignas(64) uint8_t buf[round64(kBatch * sizeof(BlockQ8_0))];
-            copy_padded(buf, reinterpret_cast<const uint8_t*>(ab), static_cast<int>(n * sizeof(BlockQ8_0)),
-                        sizeof(buf));
-            G::prep(reinterpret_cast<const BlockQ8_0*>(buf), act[j]);
+            G::template prep<true>(ab, act[j], static_cast<int>(n));
           }
         }
         int64_t r = 0;
