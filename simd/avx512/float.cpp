@@ -16,16 +16,19 @@ namespace moerun {
 namespace {
 
 struct LoadF32 {
+  static constexpr int kBytes = 4;
   static __m512 load(const uint8_t* row, int64_t i, __mmask16 m) {
     return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + i);
   }
 };
 struct LoadF16 {
+  static constexpr int kBytes = 2;
   static __m512 load(const uint8_t* row, int64_t i, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + i));
   }
 };
 struct LoadBF16 {  // bf16 is the top half of an f32
+  static constexpr int kBytes = 2;
   static __m512 load(const uint8_t* row, int64_t i, __mmask16 m) {
     const __m256i h = _mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + i);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -49,6 +52,7 @@ struct FloatTile {
       for (auto& v : row) v = _mm512_setzero_ps();
     for (int64_t i = 0; i < p.K; i += 16) {
       const __mmask16 m = p.K - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (p.K - i)) - 1);
+      tiles::prefetch_next_tile<NR, NC>(p, r0, i * L::kBytes, 16 * L::kBytes);
       __m512 av[NC];
       for (int c = 0; c < NC; ++c) av[c] = L::load(a[c], i, m);
       for (int r = 0; r < NR; ++r) {

@@ -44,22 +44,6 @@ inline __m512i load_pair32(const int8_t* q0, const int8_t* q1) {
                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q1)), 1);
 }
 
-// Decode (NC == 1): prefetch into L2 the next tile's rows at the same
-// super-block, when this call has a next tile. Without it too few lines were
-// in flight per core (Q4_K GEMV at ~45% of triad; simd/avx512/q_legacy_gemv.cpp
-// does the same for Q4_0/Q8_0).
-template <int NR, int NC, class Block>
-inline void prefetch_next_tile(const Block* const (&w)[NR], int64_t i, const MatmulArgs& p, int64_t r0) {
-  if constexpr (NC == 1) {
-    if (r0 + 2 * NR > p.N) return;
-    const size_t ahead = NR * p.w_stride;
-    for (int r = 0; r < NR; ++r) {
-      const char* q = reinterpret_cast<const char*>(w[r] + i) + ahead;
-      for (size_t o = 0; o < sizeof(Block); o += 64) _mm_prefetch(q + o, _MM_HINT_T1);
-    }
-  }
-}
-
 // int16 lanes 0-15 = v[i0], 16-31 = v[i1] (v: 8 int16 in an xmm).
 inline __m512i spread2(__m128i v, short i0, short i1) {
   const __m512i idx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(i0)), _mm256_set1_epi16(i1), 1);
@@ -105,7 +89,7 @@ struct KQ4 {
       for (auto& v : row) v = _mm512_setzero_ps();
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int64_t i = 0; i < nb; ++i) {
-      prefetch_next_tile<NR, NC>(w, i, p, r0);
+      tiles::prefetch_next_tile<NR, NC>(p, r0, i * sizeof(Block), sizeof(Block));
       Act act[NC];
       for (int c = 0; c < NC; ++c) act[c] = load_act(a[c][i]);
       for (int r = 0; r < NR; ++r) {
@@ -177,7 +161,7 @@ struct KQ6 {
     const __m512i cnt_lo = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
     const __m512i cnt_hi = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
     for (int64_t i = 0; i < nb; ++i) {
-      prefetch_next_tile<NR, NC>(w, i, p, r0);
+      tiles::prefetch_next_tile<NR, NC>(p, r0, i * sizeof(Block), sizeof(Block));
       for (int r = 0; r < NR; ++r) {
         const Block& b = w[r][i];
         __m512i u[4];

@@ -157,7 +157,10 @@ struct Legacy {
     for (auto& row : acc)
       for (auto& v : row) v = _mm512_setzero_ps();
     int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) step<NR, NC>(w, a, i, acc);
+    for (; i + 2 <= nb; i += 2) {
+      tiles::prefetch_next_tile<NR, NC>(p, r0, i * sizeof(Block), 2 * sizeof(Block));
+      step<NR, NC>(w, a, i, acc);
+    }
     if (i < nb) {
       // Odd last block: run it paired with an all-zero block (d = 0, so it
       // adds nothing) from a stack copy, never reading past the row.
