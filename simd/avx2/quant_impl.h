@@ -113,6 +113,7 @@ struct Legacy {
     for (auto& row : acc)
       for (auto& v : row) v = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
+      moerun::tiles::prefetch_next_tile<NR, NC>(p, r0, i * sizeof(Block), sizeof(Block));
       __m256i aq[NC], a0[NC];
       float da[NC];
       __m256 s8[NC];
@@ -185,6 +186,7 @@ struct KQ4 {
       for (auto& v : row) v = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     for (int64_t i = 0; i < nb; ++i) {
+      moerun::tiles::prefetch_next_tile<NR, NC>(p, r0, i * sizeof(Block), sizeof(Block));
       for (int r = 0; r < NR; ++r) {
         const Block& b = w[r][i];
         alignas(16) uint8_t sc[8], mn[8];
@@ -248,6 +250,7 @@ struct KQ6 {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m256i two = _mm256_set1_epi8(0x03);
     for (int64_t i = 0; i < nb; ++i) {
+      moerun::tiles::prefetch_next_tile<NR, NC>(p, r0, i * sizeof(Block), sizeof(Block));
       for (int r = 0; r < NR; ++r) {
         const Block& b = w[r][i];
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
@@ -288,11 +291,13 @@ struct KQ6 {
 // Float weights: F32, F16 (F16C), BF16 (shift into the top half of an f32).
 struct LoadF32 {
   static constexpr int kStep = 8;
+  static constexpr int kBytes = 4;
   static __m256 load(const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); }
   static float one(const uint8_t* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; }
 };
 struct LoadF16 {
   static constexpr int kStep = 8;
+  static constexpr int kBytes = 2;
   static __m256 load(const uint8_t* row, int64_t i) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + i)));
   }
@@ -300,6 +305,7 @@ struct LoadF16 {
 };
 struct LoadBF16 {
   static constexpr int kStep = 8;
+  static constexpr int kBytes = 2;
   static __m256 load(const uint8_t* row, int64_t i) {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + i));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
@@ -329,6 +335,8 @@ struct FloatTile {
       for (auto& v : row) v = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + L::kStep <= p.K; i += L::kStep) {
+      // One prefetch per 64 bytes of each row.
+      if (i % (64 / L::kBytes) == 0) moerun::tiles::prefetch_next_tile<NR, NC>(p, r0, i * L::kBytes, 64);
       __m256 av[NC];
       for (int c = 0; c < NC; ++c) av[c] = L::load(a[c], i);
       for (int r = 0; r < NR; ++r) {
