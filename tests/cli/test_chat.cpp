@@ -36,3 +36,15 @@ TEST_CASE("cli chat: an unknown --chat-template is a clean error") {
   CHECK(r.status == 2);
   CHECK(test::count_lines(r.err) == 1);
 }
+
+TEST_CASE("cli: without -m, run and info use the shipped DeepSeek-style MoE") {
+  test::CliResult r = test::run_moerun("info");
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("tiny-deepseek-moe-q8_0.gguf") != std::string::npos);
+  CHECK(r.out.find("model: deepseek2") != std::string::npos);
+  CHECK(r.out.find("experts: 16 routed (top-4), 1 shared") != std::string::npos);
+  r = test::run_moerun("run -p \"ROMEO:\" -n 8 --temp 0 -t 1");
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.rfind("ROMEO:", 0) == 0);
+  CHECK(r.out.size() > std::string("ROMEO:\n").size());
+}
