@@ -20,6 +20,7 @@
 #include "core/matmul.h"
 #include "core/moe.h"
 #include "models/binder.h"
+#include "models/blocks.h"
 #include "models/hparams.h"
 #include "models/model.h"
 #include "simd/float_ops.h"
@@ -255,13 +256,7 @@ void GqaMoe::forward(const Batch& batch, KvCache& kv, float* logits) {
   x_.resize(B * E);
   h_.resize(B * E);
   tmp_.resize(B * E);
-  for (int64_t b = 0; b < B; ++b) {
-    const int32_t t = batch.tokens[b];
-    if (t < 0 || t >= hp_.n_vocab) {
-      fail("token id " + std::to_string(t) + " is out of range (n_vocab " + std::to_string(hp_.n_vocab) + ")");
-    }
-    dequantize_row(tok_embd_, t, x_.data() + b * E);
-  }
+  embed_tokens(tok_embd_, batch, x_.data());
   stats_.clear();
   for (int64_t l = 0; l < hp_.block_count; ++l) {
     const GqaMoeLayer& L = layers_[l];
@@ -270,15 +265,7 @@ void GqaMoe::forward(const Batch& batch, KvCache& kv, float* logits) {
     for (int64_t b = 0; b < B; ++b) rms_norm(x_.data() + b * E, L.ffn_norm, h_.data() + b * E, E, eps);
     ffn(L, l, B);
   }
-  // Only the rows that want logits go through the (large) output matmul.
-  int64_t n_out = 0;
-  for (int64_t b = 0; b < B; ++b) {
-    if (batch.logits[b]) {
-      rms_norm(x_.data() + b * E, out_norm_, h_.data() + n_out * E, E, eps);
-      ++n_out;
-    }
-  }
-  if (n_out > 0) matmul(output_, h_.data(), E, n_out, logits, hp_.n_vocab);
+  output_logits(batch, x_.data(), out_norm_, eps, output_, h_.data(), logits);
 }
 
 std::unique_ptr<Model> make_gqa_moe_arch(const GgufFile& f, std::string_view name) {

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/matmul.h"
 #include "models/binder.h"
+#include "models/blocks.h"
 #include "models/hparams.h"
 #include "models/model.h"
 #include "simd/float_ops.h"
@@ -115,13 +116,7 @@ void Llama::forward(const Batch& batch, KvCache& kv, float* logits) {
   u_.resize(B * F);
   tmp_.resize(B * std::max(E, F));
 
-  for (int64_t b = 0; b < B; ++b) {
-    const int32_t t = batch.tokens[b];
-    if (t < 0 || t >= hp_.n_vocab) {
-      fail("token id " + std::to_string(t) + " is out of range (n_vocab " + std::to_string(hp_.n_vocab) + ")");
-    }
-    dequantize_row(tok_embd_, t, x_.data() + b * E);
-  }
+  embed_tokens(tok_embd_, batch, x_.data());
 
   const GqaShape shape{hp_.head_count, hp_.head_count_kv, hk, hv, 1.0f / std::sqrt(static_cast<float>(hk))};
   for (int64_t l = 0; l < hp_.block_count; ++l) {
@@ -147,15 +142,7 @@ void Llama::forward(const Batch& batch, KvCache& kv, float* logits) {
     add_inplace(x_.data(), tmp_.data(), B * E);
   }
 
-  // Only the rows that want logits go through the (large) output matmul.
-  int64_t n_out = 0;
-  for (int64_t b = 0; b < B; ++b) {
-    if (batch.logits[b]) {
-      rms_norm(x_.data() + b * E, out_norm_, h_.data() + n_out * E, E, hp_.layer_norm_rms_epsilon);
-      ++n_out;
-    }
-  }
-  if (n_out > 0) matmul(output_, h_.data(), E, n_out, logits, hp_.n_vocab);
+  output_logits(batch, x_.data(), out_norm_, hp_.layer_norm_rms_epsilon, output_, h_.data(), logits);
 }
 
 }  // namespace

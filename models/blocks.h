@@ -1,0 +1,22 @@
+// Blocks every architecture's forward pass shares: the embedding lookup at
+// the bottom and the normed output head at the top.
+#pragma once
+
+#include <cstdint>
+
+#include "core/batch.h"
+#include "core/tensor.h"
+
+namespace moerun {
+
+// x[b] = row batch.tokens[b] of tok_embd ([E, n_vocab]); a token id outside
+// the vocabulary is a bad-input Error.
+void embed_tokens(const TensorView& tok_embd, const Batch& batch, float* x);
+
+// For each token flagged in batch.logits, in order: rms_norm(x[b]) * norm,
+// then one matmul by `output` ([E, n_vocab]) over just those rows, so the
+// large head runs only where logits are wanted. `scratch` holds B rows of E.
+void output_logits(const Batch& batch, const float* x, const float* norm, float eps, const TensorView& output,
+                   float* scratch, float* logits);
+
+}  // namespace moerun
