@@ -137,7 +137,8 @@ inline void unpack_scales_k4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
 
 // Q4_K / Q5_K x Q8_K: qs chunk c (32 bytes) holds sub-block 2c (low nibbles)
 // and 2c+1 (high). Each sub-block's int32 dot is scaled by its 6-bit scale in
-// integers (|sum| < 2^23 per super-block); the mins term comes from the
+// integers (per lane and super-block |sum| <= 8 * 63 * 8 * 31 * 128 < 2^24,
+// so the conversion to f32 is exact); the mins term comes from the
 // activation's bsums (pairs of 16-sums = one sub-block), so the levels are
 // never offset.
 template <bool kFiveBit>
