@@ -189,6 +189,18 @@ GqaMoeConfig tiny_qwen3moe() {
   return c;
 }
 
+// Every matrix row 256 wide, so a q4_k/q5_k/q6_k file is really made of
+// K-quants (the other tiny presets' rows fall back to q5_0).
+GqaMoeConfig tiny_qwen3moe_k() {
+  GqaMoeConfig c = tiny(qwen3_30b_a3b(), "tiny-qwen3moe-k (synthetic)");
+  c.hidden_size = 256;
+  c.head_dim = 64;
+  c.moe_intermediate_size = 256;
+  c.num_experts = 8;
+  c.num_experts_per_tok = 2;
+  return c;
+}
+
 GqaMoeConfig tiny_qwen2moe() {
   GqaMoeConfig c = tiny(qwen15_moe_a27b(), "tiny-qwen2moe (synthetic)");
   c.intermediate_size = 256;
@@ -216,6 +228,7 @@ SynthPreset preset(std::string name, bool tiny_model, std::string about, GqaMoeC
 std::vector<SynthPreset> gqa_moe_synth_presets() {
   return {
       preset("tiny-qwen3moe", true, "q/k norm, head_dim 64 != n_embd/n_head, 16 experts top-4", tiny_qwen3moe),
+      preset("tiny-qwen3moe-k", true, "256-wide rows: K-quant types apply to every matrix", tiny_qwen3moe_k),
       preset("qwen3-30b-a3b", false, "Qwen3-30B-A3B shapes: 48 layers, 128 experts top-8 (~30.5 B params)",
              qwen3_30b_a3b),
       preset("tiny-qwen2moe", true, "q/k/v biases, sigmoid-gated shared expert, 16 experts top-4", tiny_qwen2moe),

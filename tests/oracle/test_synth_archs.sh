@@ -3,7 +3,8 @@
 # deepseek2 routing/attention variants, qwen3moe, qwen2moe, Mixtral-style llama) is written
 # by `moerun synth`, evaluated by llama.cpp and by `moerun logits` on a 32-token input:
 #  - F32: top-1 identical at every position, relative error <= 1e-3 (DESIGN §7);
-#  - Q8_0, and Q4_0 for each architecture's default tiny preset: top-1 >= 98%, mean KL
+#  - Q8_0, Q4_0 for each architecture's default tiny preset, and Q4_K/Q6_K for presets
+#    named *-k (every row 256 wide, so those files really are K-quants): top-1 >= 98%, mean KL
 #    printed (issue 5). Not gated on KL: a single activation value that quantizes on a
 #    rounding tie differently from llama.cpp's CPU backend perturbs one routing score, and
 #    on a 3-layer random model that moves the mean KL of 32 positions to ~1e-3.
@@ -42,14 +43,21 @@ check() {
 }
 
 declare -A FIRST
+EXTRA=0
 for row in "${TINY[@]}"; do
   read -r arch preset <<<"$row"
   check "$arch" "$preset" f32 1 --max-rel-err 1e-3
   check "$arch" "$preset" q8_0 0.98
+  # Presets whose rows fit 256-element blocks also check the K-quant types.
+  if [[ $preset == *-k ]]; then
+    check "$arch" "$preset" q4_k 0.98
+    check "$arch" "$preset" q6_k 0.98
+    EXTRA=$((EXTRA + 2))
+  fi
   if [[ -z ${FIRST[$arch]:-} ]]; then
     FIRST[$arch]=1
     check "$arch" "$preset" q4_0 0.98
   fi
 done
-((N_CHECKED == 2 * ${#TINY[@]} + ${#FIRST[@]})) || fail_later "only $N_CHECKED comparisons ran"
+((N_CHECKED == 2 * ${#TINY[@]} + ${#FIRST[@]} + EXTRA)) || fail_later "only $N_CHECKED comparisons ran"
 finish
