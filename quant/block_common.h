@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "quant/format.h"
+
 namespace moerun {
 
 // Elements per K-quant super-block (ggml QK_K).
@@ -187,6 +189,61 @@ inline void pack_scale_min_k4(const uint8_t* scales, const uint8_t* mins,
       q[j] |= static_cast<uint8_t>((lm >> 4) << 6);
     }
   }
+}
+
+// One super-block of Q4_K or Q5_K (ggml's quantize_row_q{4,5}_K_ref share
+// this): per 32-element sub-block a weighted (scale, min) fit with
+// make_qkx2_quants (weights rms(x) + |x|; ggml's search grid rmin/rdelta/nstep
+// per format), the 8 scales and mins quantized to 6 bits against the largest
+// of each and packed into `scales`, then the levels L[256] in [0, nmax]
+// recomputed with the stored values. Returns the f16 d and dmin the levels
+// were computed against; the caller packs the levels.
+struct KScaleMin {
+  uint16_t d;
+  uint16_t dmin;
+};
+inline KScaleMin quantize_k_scale_min(const float* src, int nmax, float rmin, float rdelta, int nstep,
+                                      uint8_t* L, uint8_t* scales_out) {
+  uint8_t aux[32];
+  float weights[32];
+  float mins[8];
+  float scales[8];
+  float max_scale = 0;
+  float max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    const float* x = src + 32 * j;
+    float sum_x2 = 0;
+    for (int l = 0; l < 32; ++l) sum_x2 += x[l] * x[l];
+    const float av_x = std::sqrt(sum_x2 / 32);
+    for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[l]);
+    scales[j] = make_qkx2_quants(32, nmax, x, weights, L + 32 * j, &mins[j], aux, rmin, rdelta, nstep, false);
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  uint8_t ls[8], lm[8];
+  for (int j = 0; j < 8; ++j) {
+    // uint8_t wrap then clamp, exactly as ggml.
+    ls[j] = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
+    lm[j] = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
+    if (ls[j] > 63) ls[j] = 63;
+    if (lm[j] > 63) lm[j] = 63;
+  }
+  pack_scale_min_k4(ls, lm, scales_out);
+  const KScaleMin out{f32_to_f16(max_scale / 63.f), f32_to_f16(max_min / 63.f)};
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    unpack_scale_min_k4(j, scales_out, &sc, &m);
+    const float d = f16_to_f32(out.d) * sc;
+    if (!d) continue;  // keep the fit's levels, as ggml
+    const float dm = f16_to_f32(out.dmin) * m;
+    for (int l = 0; l < 32; ++l) {
+      const int q = nearest_int((src[32 * j + l] + dm) / d);
+      L[32 * j + l] = static_cast<uint8_t>(q < 0 ? 0 : (q > nmax ? nmax : q));
+    }
+  }
+  return out;
 }
 
 }  // namespace moerun

@@ -56,52 +56,14 @@ inline void dequantize_row_q5_k(const void* src, float* dst, int64_t n) {
   }
 }
 
-// Same procedure as quantize_row_q4_k with nmax 31 and ggml's Q5_K grid
-// (rmin -0.5, rdelta 0.1, 15 steps).
+// ggml's Q5_K grid: nmax 31, rmin -0.5, rdelta 0.1, 15 steps.
 inline void quantize_row_q5_k(const float* src, void* dst, int64_t n) {
   auto* b = static_cast<BlockQ5_K*>(dst);
   uint8_t L[kSuperBlock];
-  uint8_t aux[32];
-  float weights[32];
-  float mins[8];
-  float scales[8];
   for (int64_t i = 0; i < n / BlockQ5_K::kSize; ++i, src += BlockQ5_K::kSize) {
-    float max_scale = 0;
-    float max_min = 0;
-    for (int j = 0; j < 8; ++j) {
-      const float* x = src + 32 * j;
-      float sum_x2 = 0;
-      for (int l = 0; l < 32; ++l) sum_x2 += x[l] * x[l];
-      const float av_x = std::sqrt(sum_x2 / 32);
-      for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[l]);
-      scales[j] = make_qkx2_quants(32, 31, x, weights, L + 32 * j, &mins[j],
-                                   aux, -0.5f, 0.1f, 15, false);
-      if (scales[j] > max_scale) max_scale = scales[j];
-      if (mins[j] > max_min) max_min = mins[j];
-    }
-    const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-    const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-    uint8_t ls[8], lm[8];
-    for (int j = 0; j < 8; ++j) {
-      ls[j] = static_cast<uint8_t>(nearest_int(inv_scale * scales[j]));
-      lm[j] = static_cast<uint8_t>(nearest_int(inv_min * mins[j]));
-      if (ls[j] > 63) ls[j] = 63;
-      if (lm[j] > 63) lm[j] = 63;
-    }
-    pack_scale_min_k4(ls, lm, b[i].scales);
-    b[i].d = f32_to_f16(max_scale / 63.f);
-    b[i].dmin = f32_to_f16(max_min / 63.f);
-    for (int j = 0; j < 8; ++j) {
-      uint8_t sc, m;
-      unpack_scale_min_k4(j, b[i].scales, &sc, &m);
-      const float d = f16_to_f32(b[i].d) * sc;
-      if (!d) continue;  // keep the fit's levels, as ggml
-      const float dm = f16_to_f32(b[i].dmin) * m;
-      for (int l = 0; l < 32; ++l) {
-        const int q = nearest_int((src[32 * j + l] + dm) / d);
-        L[32 * j + l] = static_cast<uint8_t>(q < 0 ? 0 : (q > 31 ? 31 : q));
-      }
-    }
+    const KScaleMin dm = quantize_k_scale_min(src, 31, -0.5f, 0.1f, 15, L, b[i].scales);
+    b[i].d = dm.d;
+    b[i].dmin = dm.dmin;
     std::memset(b[i].qh, 0, sizeof(b[i].qh));
     for (int c = 0; c < 4; ++c) {
       for (int l = 0; l < 32; ++l) {
