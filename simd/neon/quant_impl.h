@@ -1,11 +1,11 @@
-// NEON kernels for the weight formats the models use: Q4_0, Q4_1, Q8_0,
-// Q4_K, Q5_K, Q6_K and F16/BF16/F32. Included by simd/neon/quant.cpp
-// (ARMv8.0: vmull_s8 + vpadalq_s16) and simd/neon_dotprod/quant.cpp
-// (ARMv8.2 dotprod: sdot), each in its own translation unit. NEON has a
-// signed x signed dot, so offset levels are made signed before the dot
-// (Q4_0: q - 8, Q6_K: q - 32) and need no correction afterwards; levels
-// that stay unsigned (Q4_1, Q4_K, Q5_K: at most 31) fit s8 as they are.
-// Q5_0/Q5_1 inherit their parent row's kernels.
+// NEON kernels for the weight formats the models use: Q4_0, Q4_1, Q5_0,
+// Q5_1, Q8_0, Q4_K, Q5_K, Q6_K and F16/BF16/F32. Included by
+// simd/neon/quant.cpp (ARMv8.0: vmull_s8 + vpadalq_s16) and
+// simd/neon_dotprod/quant.cpp (ARMv8.2 dotprod: sdot), each in its own
+// translation unit. NEON has a signed x signed dot, so offset levels are
+// made signed before the dot (Q4_0: q - 8, Q5_0: q - 16, Q6_K: q - 32) and
+// need no correction afterwards; levels that stay unsigned (Q4_1, Q5_1,
+// Q4_K, Q5_K: at most 31) fit s8 as they are.
 #pragma once
 
 #include <arm_neon.h>
@@ -16,6 +16,8 @@
 #include "quant/q4_0.h"
 #include "quant/q4_1.h"
 #include "quant/q4_k.h"
+#include "quant/q5_0.h"
+#include "quant/q5_1.h"
 #include "quant/q5_k.h"
 #include "quant/q6_k.h"
 #include "quant/q8_0.h"
@@ -59,6 +61,40 @@ struct WQ4_1 {
     const uint8x16_t q = vld1q_u8(b.qs);
     *lo = vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0F)));
     *hi = vreinterpretq_s8_u8(vshrq_n_u8(q, 4));
+  }
+};
+// Q5_0 / Q5_1 bit 4 of 16 elements: 0x10 in byte j where bit j of the
+// little-endian qh[0..1] is set (elements 0..15 from qh, 16..31 from qh + 2).
+// Each qh byte is broadcast to 8 lanes and tested against that lane's bit,
+// as simd/avx2/quant_impl.h high_bits.
+inline uint8x16_t high_bits(const uint8_t* qh) {
+  const uint8x16_t spread = vcombine_u8(vdup_n_u8(qh[0]), vdup_n_u8(qh[1]));
+  const uint8x16_t bit = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ULL));
+  return vandq_u8(vtstq_u8(spread, bit), vdupq_n_u8(0x10));
+}
+// Q5_0 x Q8_0: levels 0..31 made signed (q - 16, in [-16, 15]), as Q4_0.
+struct WQ5_0 {
+  using Block = moerun::BlockQ5_0;
+  using Act = moerun::BlockQ8_0;
+  static constexpr bool kMin = false;
+  static void levels(const Block& b, int8x16_t* lo, int8x16_t* hi) {
+    const uint8x16_t q = vld1q_u8(b.qs);
+    const int8x16_t sixteen = vdupq_n_s8(16);
+    const uint8x16_t ulo = vorrq_u8(vandq_u8(q, vdupq_n_u8(0x0F)), high_bits(b.qh));
+    const uint8x16_t uhi = vorrq_u8(vshrq_n_u8(q, 4), high_bits(b.qh + 2));
+    *lo = vsubq_s8(vreinterpretq_s8_u8(ulo), sixteen);
+    *hi = vsubq_s8(vreinterpretq_s8_u8(uhi), sixteen);
+  }
+};
+// Q5_1 x Q8_1: levels 0..31 as they are, offset term as Q4_1.
+struct WQ5_1 {
+  using Block = moerun::BlockQ5_1;
+  using Act = moerun::BlockQ8_1;
+  static constexpr bool kMin = true;
+  static void levels(const Block& b, int8x16_t* lo, int8x16_t* hi) {
+    const uint8x16_t q = vld1q_u8(b.qs);
+    *lo = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(q, vdupq_n_u8(0x0F)), high_bits(b.qh)));
+    *hi = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(q, 4), high_bits(b.qh + 2)));
   }
 };
 struct WQ8_0 {
@@ -354,6 +390,8 @@ void install_neon(moerun::KernelTable& t) {
   namespace tiles = moerun::tiles;
   tiles::install<Legacy<WQ4_0>>(t, QType::Q4_0);
   tiles::install<Legacy<WQ4_1>>(t, QType::Q4_1);
+  tiles::install<Legacy<WQ5_0>>(t, QType::Q5_0);
+  tiles::install<Legacy<WQ5_1>>(t, QType::Q5_1);
   tiles::install<Legacy<WQ8_0>>(t, QType::Q8_0);
   tiles::install<KQ4<false>>(t, QType::Q4_K);
   tiles::install<KQ4<true>>(t, QType::Q5_K);
