@@ -25,18 +25,17 @@ namespace moerun {
 namespace {
 
 // The 8 6-bit scales and mins of a Q4_K/Q5_K super-block (layout:
-// block_common.h unpack_scale_min_k4), as bytes sc[0..7], m[0..7].
-inline void unpack_scales_k4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
+// block_common.h unpack_scale_min_k4): bytes 0-7 = sc[0..7], 8-15 = m[0..7].
+// Built in two 64-bit registers: storing 4-byte halves and reloading them
+// as one vector defeated store forwarding (a stall per row per block).
+inline __m128i unpack_scales_k4(const uint8_t* q) {
   uint32_t u[3];
   std::memcpy(u, q, 12);
-  const uint32_t s03 = u[0] & 0x3f3f3f3fu;
-  const uint32_t s47 = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
-  const uint32_t m03 = u[1] & 0x3f3f3f3fu;
-  const uint32_t m47 = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
-  std::memcpy(sc, &s03, 4);
-  std::memcpy(sc + 4, &s47, 4);
-  std::memcpy(m, &m03, 4);
-  std::memcpy(m + 4, &m47, 4);
+  const uint64_t s03 = u[0] & 0x3f3f3f3fu;
+  const uint64_t s47 = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+  const uint64_t m03 = u[1] & 0x3f3f3f3fu;
+  const uint64_t m47 = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+  return _mm_set_epi64x(static_cast<long long>(m03 | m47 << 32), static_cast<long long>(s03 | s47 << 32));
 }
 
 inline __m512i load_pair32(const int8_t* q0, const int8_t* q1) {
@@ -109,11 +108,10 @@ struct KQ4 {
             u[k] = _mm512_mask_add_epi8(u[k], _mm512_test_epi8_mask(qh, sel), u[k], bit4);
           }
         }
-        alignas(16) uint8_t sc[8], mn[8];
-        unpack_scales_k4(b.scales, sc, mn);
-        const __m128i sc16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc)));
+        const __m128i scm = unpack_scales_k4(b.scales);
+        const __m128i sc16 = _mm_cvtepu8_epi16(scm);
         const __m512i s[4] = {spread2(sc16, 0, 2), spread2(sc16, 1, 3), spread2(sc16, 4, 6), spread2(sc16, 5, 7)};
-        const __m128i m16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn)));
+        const __m128i m16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scm, scm));
         const __m256i mdup = _mm256_set_m128i(_mm_unpackhi_epi16(m16, m16), _mm_unpacklo_epi16(m16, m16));
         const float d = _cvtsh_ss(b.d);
         const float dmin = _cvtsh_ss(b.dmin);

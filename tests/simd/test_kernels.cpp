@@ -67,7 +67,8 @@ std::vector<int64_t> test_ks(const FormatTraits& f) {
   if (f.block_size == 1) return {1, 13, 31, 97, 300};
   // Odd block counts. 37 and 293 blocks also reach the batched decode GEMV's
   // whole 16-block batches, a padded last batch and (293 > 256) a second
-  // pass over K (simd/avx512/q_legacy_gemv.cpp).
+  // pass over K (simd/avx512/q_legacy_gemv.cpp); 37 super-blocks, a second
+  // pass of the Q4_K decode GEMV (simd/avx512/q4_k_gemv.cpp).
   if (f.block_size == 32) return {32, 3 * 32, 9 * 32, 37 * 32, 293 * 32};
   return {f.block_size, 3 * f.block_size, 9 * f.block_size, 37 * f.block_size};
 }
