@@ -22,6 +22,8 @@ constexpr int64_t kRowAlign = 4;
 // OpenMP threads): a 17 KB Q8_0 matrix took 1.45 us on 1 thread and 1.86 us
 // on 2; 34 KB, 3.2 vs 2.9 us; 68 KB, 5.9 vs 4.3 us.
 constexpr size_t kMinParallelBytes = size_t{32} << 10;
+// Row runs per thread in a parallel GEMV (see run()).
+constexpr int64_t kChunksPerThread = 8;
 
 void run(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, int64_t B, float* y, int64_t ldy) {
   const int64_t K = w.ne[0];
@@ -56,16 +58,16 @@ void run(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, 
   const GemmFn fn = B == 1 ? wk.gemv : wk.gemm;
   const int64_t tile = B == 1 ? N : kGemmRowTile;
 
-  // Each thread takes one contiguous run of rows (a multiple of kRowAlign).
+  // Threads take contiguous runs of rows (multiples of kRowAlign) from a
+  // shared counter, several per thread: with a static split, a thread the OS
+  // preempts (another process on a 2-vCPU machine) stalls the whole matmul,
+  // while here the other thread takes its remaining chunks.
   // Inside a parallel region (MoE decode runs one expert per thread) a
   // nested region would get one thread anyway: skip its fork/join.
   const bool small = omp_in_parallel() || (B == 1 && w.row_bytes * static_cast<size_t>(N) < kMinParallelBytes);
-  const int threads =
-      small ? 1 : static_cast<int>(std::min<int64_t>(omp_get_max_threads(), (N + kRowAlign - 1) / kRowAlign));
-  auto part = [&](int t, int nt) {
-    const int64_t units = (N + kRowAlign - 1) / kRowAlign;
-    const int64_t n0 = std::min(N, units * t / nt * kRowAlign);
-    const int64_t n1 = std::min(N, units * (t + 1) / nt * kRowAlign);
+  const int64_t units = (N + kRowAlign - 1) / kRowAlign;
+  const int threads = small ? 1 : static_cast<int>(std::min<int64_t>(omp_get_max_threads(), units));
+  auto part = [&](int64_t n0, int64_t n1) {
     for (int64_t r = n0; r < n1; r += tile) {
       MatmulArgs p = base;
       p.w = w.row(r);
@@ -75,11 +77,21 @@ void run(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, 
     }
   };
   if (threads == 1) {
-    part(0, 1);
+    part(0, N);
     return;
   }
-#pragma omp parallel num_threads(threads)
-  part(omp_get_thread_num(), omp_get_num_threads());
+  // GEMV: kChunksPerThread runs per thread (each still hundreds of KB for a
+  // large matrix); GEMM: one 64-row tile per chunk.
+  const int64_t chunks = B == 1 ? std::min<int64_t>(units, int64_t{threads} * kChunksPerThread)
+                                : (N + kGemmRowTile - 1) / kGemmRowTile;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    if (B == 1) {
+      part(std::min(N, units * c / chunks * kRowAlign), std::min(N, units * (c + 1) / chunks * kRowAlign));
+    } else {
+      part(c * kGemmRowTile, std::min(N, (c + 1) * kGemmRowTile));
+    }
+  }
 }
 
 }  // namespace

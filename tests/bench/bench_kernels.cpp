@@ -1,8 +1,12 @@
 // Kernel benchmark: GEMV bandwidth per weight format on a matrix much larger
 // than the caches (256 MB), GEMM tile throughput, and the machine's
 // STREAM-triad bandwidth measured by this same binary, so the ratio
-// GEMV / triad comes from one run. Validates each format against the scalar
-// reference before timing. Never gates CI.
+// GEMV / triad comes from one run. The triad is timed again between the
+// GEMV repetitions of every format and each ratio uses those triads: on a
+// shared host the bandwidth drifts within a run (a triad taken once at the
+// start made ratios of 54% and 199% in two runs minutes apart).
+// Validates each format against the scalar reference before timing. Never
+// gates CI.
 //   bench_kernels [--mb 256] [--reps 5] [--formats q4_0,q8_0,...]
 // Threads: OMP_NUM_THREADS (the default is every core); ISA: MOERUN_ISA.
 // Memory is anonymous and touched before timing (DESIGN §3: mapped pages get
@@ -30,22 +34,32 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// STREAM triad a = b + s*c; bytes counted as 3 arrays (STREAM's convention).
-double triad_gbs(size_t bytes_total, int reps) {
-  const size_t n = bytes_total / 3 / sizeof(float);
-  std::vector<float> a(n), b(n, 1.f), c(n, 2.f);
-  const float s = 3.f;
-  double best = 1e30;
-  for (int r = 0; r < reps + 1; ++r) {
+// STREAM triad a = b + s*c over three arrays of bytes_total / 3; bytes
+// counted as 3 arrays (STREAM's convention).
+class Triad {
+ public:
+  explicit Triad(size_t bytes_total) : n_(bytes_total / 3 / sizeof(float)), a_(n_), b_(n_, 1.f), c_(n_, 2.f) {
+    once();  // touches the pages
+  }
+  // Seconds of one pass.
+  double once() {
+    const float s = 3.f;
+    float* a = a_.data();
+    const float* b = b_.data();
+    const float* c = c_.data();
     const auto t0 = Clock::now();
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
+    for (size_t i = 0; i < n_; ++i) a[i] = b[i] + s * c[i];
     const double t = seconds_since(t0);
-    if (r > 0) best = std::min(best, t);  // rep 0 touches the pages
+    if (a[n_ / 2] != 7.f) std::fprintf(stderr, "triad: wrong result\n");
+    return t;
   }
-  if (a[n / 2] != 7.f) std::fprintf(stderr, "triad: wrong result\n");
-  return 3.0 * n * sizeof(float) / best / 1e9;
-}
+  double gbs(double seconds) const { return 3.0 * n_ * sizeof(float) / seconds / 1e9; }
+
+ private:
+  size_t n_;
+  std::vector<float> a_, b_, c_;
+};
 
 struct Weight {
   std::vector<uint8_t> bytes;
@@ -97,10 +111,24 @@ int main(int argc, char** argv) {
   double mb = 256;
   int reps = 5;
   std::string only;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--mb")) mb = std::atof(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--formats")) only = std::string(",") + argv[i + 1] + ",";
+  for (int i = 1; i < argc; i += 2) {
+    const bool has_value = i + 1 < argc;
+    if (has_value && !std::strcmp(argv[i], "--mb")) {
+      mb = std::atof(argv[i + 1]);
+    } else if (has_value && !std::strcmp(argv[i], "--reps")) {
+      reps = std::atoi(argv[i + 1]);
+    } else if (has_value && !std::strcmp(argv[i], "--formats")) {
+      only = std::string(",") + argv[i + 1] + ",";
+    } else {
+      std::fprintf(stderr,
+                   "usage: bench_kernels [--mb 256] [--reps 5] [--formats q4_0,q8_0,...]\n"
+                   "threads: OMP_NUM_THREADS (default: every core); ISA: MOERUN_ISA\n");
+      return std::strcmp(argv[i], "--help") && std::strcmp(argv[i], "-h") ? 2 : 0;
+    }
+  }
+  if (!(mb > 0) || reps < 1) {
+    std::fprintf(stderr, "bench_kernels: --mb and --reps must be positive\n");
+    return 2;
   }
   const size_t bytes = static_cast<size_t>(mb * 1024 * 1024);
   std::printf("bench_kernels: isa %s, %d threads, %.0f MB matrices, best of %d\n", kernels().name,
@@ -113,14 +141,18 @@ int main(int argc, char** argv) {
     std::printf("note: L3 reported as %.0f MB; matrices of %.0f MB are not much larger (try --mb %.0f)\n",
                 l3 / 1048576.0, mb, 4.0 * l3 / 1048576.0);
   }
-  const double triad = triad_gbs(bytes, reps);
-  std::printf("stream triad: %.1f GB/s\n", triad);
+  Triad triad(bytes);
+  double triad_all = 1e30;
+  for (int r = 0; r < reps; ++r) triad_all = std::min(triad_all, triad.once());
+  std::printf("stream triad: %.1f GB/s (before the formats; each row's %%triad uses the triads timed between its GEMVs)\n",
+              triad.gbs(triad_all));
 
   std::mt19937 rng(42);
   const int64_t K = 4096;
   const QType types[] = {QType::Q4_0, QType::Q8_0, QType::Q4_K, QType::Q5_K, QType::Q6_K, QType::Q4_1,
                          QType::Q5_0,  QType::Q5_1, QType::F16,  QType::BF16, QType::F32};
-  std::printf("%-6s %10s %8s %9s %12s %14s\n", "format", "gemv GB/s", "%triad", "Gweight/s", "gemm B", "gemm GOP/s");
+  std::printf("%-6s %10s %10s %8s %9s %12s %14s\n", "format", "gemv GB/s", "triad GB/s", "%triad", "Gweight/s", "gemm B",
+              "gemm GOP/s");
   for (QType t : types) {
     const FormatTraits& f = format_traits(t);
     if (!only.empty() && only.find(std::string(",") + f.name + ",") == std::string::npos) continue;
@@ -134,13 +166,16 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::vector<float> y(N * 64);
-    double best = 1e30;
+    double best = 1e30, tbest = 1e30;
     for (int r = 0; r < reps + 1; ++r) {
+      const double t = triad.once();
       const auto t0 = Clock::now();
       matmul(w.view, x.data(), K, 1, y.data(), N);
       if (r > 0) best = std::min(best, seconds_since(t0));
+      tbest = std::min(tbest, t);
     }
     const double gbs = static_cast<double>(w.bytes.size()) / best / 1e9;
+    const double tgbs = triad.gbs(tbest);
     // GEMM tiles: 64 activation rows over a 4096-row slice (fits no cache
     // level whole, but each 64-row tile is reused 64 times from L2).
     TensorView sub = w.view;
@@ -153,7 +188,7 @@ int main(int argc, char** argv) {
       if (r > 0) gbest = std::min(gbest, seconds_since(t0));
     }
     const double gops = 2.0 * sub.ne[1] * K * B / gbest / 1e9;
-    std::printf("%-6s %10.1f %7.0f%% %9.1f %12lld %14.0f\n", f.name, gbs, 100 * gbs / triad,
+    std::printf("%-6s %10.1f %10.1f %7.0f%% %9.1f %12lld %14.0f\n", f.name, gbs, tgbs, 100 * gbs / tgbs,
                 static_cast<double>(N) * K / best / 1e9, static_cast<long long>(B), gops);
   }
   return 0;
