@@ -3,7 +3,6 @@
 // llama-bench measures them, so the two can be compared side by side on the
 // same GGUF. Token ids are drawn from a fixed seed: speed does not depend on
 // them. Text on stdout, or one JSON object with --json.
-#include <omp.h>
 
 #include <chrono>
 #include <cmath>
@@ -15,6 +14,7 @@
 #include "cli/common.h"
 #include "cli/generate.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "simd/dispatch.h"
 
 namespace moerun::cli {
@@ -87,7 +87,7 @@ void run_bench(const BenchOptions& o) {
   }
   const Stat p = stat_of(pp), g = stat_of(tg);
   const ModelInfo& mi = engine.model().info();
-  const int threads = omp_get_max_threads();
+  const int n_threads = threads();
   const char* isa = kernels().name;
   const std::string path = model_path(opt.model);
   if (opt.json) {
@@ -96,14 +96,14 @@ void run_bench(const BenchOptions& o) {
                 "\"pp\": {\"n\": %lld, \"tokens_per_s\": %.3f, \"sd\": %.3f}, "
                 "\"tg\": {\"n\": %lld, \"tokens_per_s\": %.3f, \"sd\": %.3f}}\n",
                 path.c_str(), mi.arch.c_str(), static_cast<unsigned long long>(engine.gguf().file_size()),
-                static_cast<unsigned long long>(mi.bytes_active), threads, isa, static_cast<long long>(opt.batch),
+                static_cast<unsigned long long>(mi.bytes_active), n_threads, isa, static_cast<long long>(opt.batch),
                 static_cast<long long>(opt.reps), static_cast<long long>(opt.n_prompt), p.mean, p.sd,
                 static_cast<long long>(opt.n_gen), g.mean, g.sd);
     return;
   }
   std::printf("model: %s (%s), %.2f MiB, %.2f MiB of weights read per token\n", path.c_str(), mi.arch.c_str(),
               engine.gguf().file_size() / 1048576.0, mi.bytes_active / 1048576.0);
-  std::printf("threads %d, isa %s, batch %lld, %lld repetitions\n", threads, isa, static_cast<long long>(opt.batch),
+  std::printf("threads %d, isa %s, batch %lld, %lld repetitions\n", n_threads, isa, static_cast<long long>(opt.batch),
               static_cast<long long>(opt.reps));
   if (opt.n_prompt > 0) std::printf("pp%-6lld %10.2f ± %.2f tokens/s\n", static_cast<long long>(opt.n_prompt), p.mean, p.sd);
   if (opt.n_gen > 0) {

@@ -1,6 +1,5 @@
 // moerun info: what a GGUF file holds (metadata, tensors, sizes, what a token
 // costs), or with --system what this machine offers moerun.
-#include <omp.h>
 
 #include <cstdio>
 #include <map>
@@ -9,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "quant/format.h"
 #include "simd/dispatch.h"
 
@@ -69,7 +69,7 @@ void print_system() {
     runnable += runnable.empty() ? "" : " ";
     runnable += isa_name(static_cast<Isa>(i));
   }
-  std::printf("isas available: %s\nisa: %s\nthreads: %d\n", runnable.c_str(), k.name, omp_get_max_threads());
+  std::printf("isas available: %s\nisa: %s\nthreads: %d\n", runnable.c_str(), k.name, threads());
 }
 
 void print_model(const InfoOptions& o) {

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 namespace moerun::cli {
 
@@ -53,7 +54,9 @@ std::string default_model_path() {
 std::string model_path(const ModelOptions& o) { return o.model.empty() ? default_model_path() : o.model; }
 
 void apply_threads(int threads) {
-  if (threads > 0) omp_set_num_threads(threads);
+  if (threads <= 0) return;
+  set_threads(threads);         // the forward pass
+  omp_set_num_threads(threads);  // quantize and synth
 }
 
 Engine make_engine(const ModelOptions& o, int64_t n_seq) {

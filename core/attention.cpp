@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "simd/float_ops.h"
 
 namespace moerun {
@@ -23,9 +24,8 @@ void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const G
   const int64_t group = s.n_head / s.n_head_kv;
   const int64_t qd = s.n_head * s.head_dim_k;
   const int64_t od = s.n_head * s.head_dim_v;
-  // (token, head) pairs are independent: one per OpenMP iteration.
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t bh = 0; bh < B * s.n_head; ++bh) {
+  // (token, head) pairs are independent: one per item.
+  parallel_for(B * s.n_head, [&](int64_t bh) {
     const int64_t b = bh / s.n_head;
     const int64_t h = bh % s.n_head;
     const int64_t kvh = h / group;
@@ -44,7 +44,7 @@ void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const G
       const float* v = s.values_in_keys ? kv.k(layer, seq, p) + kvh * s.head_dim_k : kv.v(layer, seq, p) + kvh * s.head_dim_v;
       axpy(o, scores[p], v, s.head_dim_v);
     }
-  }
+  });
 }
 
 }  // namespace moerun

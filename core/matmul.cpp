@@ -1,10 +1,9 @@
 #include "core/matmul.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "simd/dispatch.h"
 
 namespace moerun {
@@ -19,7 +18,7 @@ constexpr int64_t kRowAlign = 4;
 // A GEMV over fewer weight bytes than this runs on the calling thread: the
 // fork/join of a 2-thread region costs more than the second core saves.
 // Measured on the 2-vCPU Xeon these sessions ran on (matmul, B = 1, spinning
-// OpenMP threads): a 17 KB Q8_0 matrix took 1.45 us on 1 thread and 1.86 us
+// threads): a 17 KB Q8_0 matrix took 1.45 us on 1 thread and 1.86 us
 // on 2; 34 KB, 3.2 vs 2.9 us; 68 KB, 5.9 vs 4.3 us.
 constexpr size_t kMinParallelBytes = size_t{32} << 10;
 // Row runs per thread in a parallel GEMV (see run()).
@@ -43,8 +42,7 @@ void run(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, 
   if (B == 1 || B * K < (1 << 16)) {
     for (int64_t b = 0; b < B; ++b) quantize(xrow(b), abuf + b * a_row, K);
   } else {
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < B; ++b) quantize(xrow(b), abuf + b * a_row, K);
+    parallel_for(B, [&](int64_t b) { quantize(xrow(b), abuf + b * a_row, K); });
   }
 
   MatmulArgs base;
@@ -64,9 +62,9 @@ void run(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, 
   // while here the other thread takes its remaining chunks.
   // Inside a parallel region (MoE decode runs one expert per thread) a
   // nested region would get one thread anyway: skip its fork/join.
-  const bool small = omp_in_parallel() || (B == 1 && w.row_bytes * static_cast<size_t>(N) < kMinParallelBytes);
+  const bool small = in_parallel() || (B == 1 && w.row_bytes * static_cast<size_t>(N) < kMinParallelBytes);
   const int64_t units = (N + kRowAlign - 1) / kRowAlign;
-  const int threads = small ? 1 : static_cast<int>(std::min<int64_t>(omp_get_max_threads(), units));
+  const int nt = small ? 1 : static_cast<int>(std::min<int64_t>(threads(), units));
   auto part = [&](int64_t n0, int64_t n1) {
     for (int64_t r = n0; r < n1; r += tile) {
       MatmulArgs p = base;
@@ -76,22 +74,24 @@ void run(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, 
       fn(p);
     }
   };
-  if (threads == 1) {
+  if (nt == 1) {
     part(0, N);
     return;
   }
   // GEMV: kChunksPerThread runs per thread (each still hundreds of KB for a
   // large matrix); GEMM: one 64-row tile per chunk.
-  const int64_t chunks = B == 1 ? std::min<int64_t>(units, int64_t{threads} * kChunksPerThread)
+  const int64_t chunks = B == 1 ? std::min<int64_t>(units, int64_t{nt} * kChunksPerThread)
                                 : (N + kGemmRowTile - 1) / kGemmRowTile;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-  for (int64_t c = 0; c < chunks; ++c) {
-    if (B == 1) {
-      part(std::min(N, units * c / chunks * kRowAlign), std::min(N, units * (c + 1) / chunks * kRowAlign));
-    } else {
-      part(c * kGemmRowTile, std::min(N, (c + 1) * kGemmRowTile));
-    }
-  }
+  parallel_for(
+      chunks,
+      [&](int64_t c) {
+        if (B == 1) {
+          part(std::min(N, units * c / chunks * kRowAlign), std::min(N, units * (c + 1) / chunks * kRowAlign));
+        } else {
+          part(c * kGemmRowTile, std::min(N, (c + 1) * kGemmRowTile));
+        }
+      },
+      nt);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "core/attention.h"
 #include "core/matmul.h"
+#include "core/thread_pool.h"
 #include "simd/float_ops.h"
 
 namespace moerun {
@@ -19,8 +20,7 @@ void mla_attention_absorbed(const Batch& batch, const KvCache& kv, int64_t layer
   // per-head matrices are small (kv_lora_rank rows): one thread per head
   // beats splitting each one's rows, and it is one parallel region, not H
   // (nested regions inside matmul run on the calling thread).
-#pragma omp parallel for schedule(static)
-  for (int64_t h = 0; h < H; ++h) matmul(wk_b.slice(h), q + h * hk, qd, B, qabs + h * kd, H * kd);
+  parallel_for(H, [&](int64_t h) { matmul(wk_b.slice(h), q + h * hk, qd, B, qabs + h * kd, H * kd); });
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t h = 0; h < H; ++h) {
       const float* pe = q + b * qd + h * hk + s.qk_nope;
@@ -31,8 +31,9 @@ void mla_attention_absorbed(const Batch& batch, const KvCache& kv, int64_t layer
   // latent part of the key row.
   const GqaShape shape{H, 1, kd, kvl, s.scale, true};
   gqa_attention(batch, kv, layer, shape, qabs, lat);
-#pragma omp parallel for schedule(static)
-  for (int64_t h = 0; h < H; ++h) matmul(wv_b.slice(h), lat + h * kvl, H * kvl, B, out + h * s.head_v, H * s.head_v);
+  parallel_for(H, [&](int64_t h) {
+    matmul(wv_b.slice(h), lat + h * kvl, H * kvl, B, out + h * s.head_v, H * s.head_v);
+  });
 }
 
 void mla_attention_naive(const Batch& batch, const KvCache& kv, int64_t layer, const MlaShape& s,

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "simd/float_ops.h"
 
 namespace moerun {
@@ -137,11 +138,10 @@ void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* 
   // its own experts' weights, in one parallel region. Many (prefill): every
   // thread shares each expert's rows instead, so no thread idles.
   if (B * k <= 4 * n_active) {
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t i = 0; i < n_active; ++i) {
+    parallel_for(n_active, [&](int64_t i) {
       thread_local FfnScratch scratch;
       run_expert(s.active[i], scratch);
-    }
+    });
   } else {
     for (int64_t i = 0; i < n_active; ++i) run_expert(s.active[i], s.ffn);
   }
