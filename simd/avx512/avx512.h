@@ -10,7 +10,7 @@ namespace moerun {
 void fill_avx512_legacy(KernelTable& t);
 void fill_avx512_legacy_gemv(KernelTable& t);
 void fill_avx512_kquants(KernelTable& t);
-void fill_avx512_q4_k_gemv(KernelTable& t);
+void fill_avx512_k_gemv(KernelTable& t);
 void fill_avx512_float(KernelTable& t);
 void fill_avx512_quantize(KernelTable& t);
 

@@ -1,0 +1,319 @@
+// AVX-512 VNNI decode GEMVs (one activation row) for the K-quants: Q4_K,
+// Q5_K and Q6_K weights x Q8_K activations. GEMM tiles and the single dot
+// stay in q_k.cpp; this file replaces only their GEMVs.
+//
+// Why a second kernel: decode must process weights as fast as memory
+// delivers them, and the tile kernel spent ~50 vector uops per row per Q4_K
+// super-block (twice Q4_0's per byte), most of them on the per-row scale
+// and min unpacking. Here:
+//   - the nibbles (plus Q5_K's fifth bit, Q6_K's two high bits, moved into
+//     place by one 32-bit rotate each) meet the activation in vpdpbusd: each
+//     4-byte lane lies in one sub-block and its sum fits int16
+//     (|4 * 63 * 128| < 2^15), so two vpackssdw halve the vectors and
+//     vpdpwssd applies the sub-block scales: ~12 uops per row per block
+//     instead of 4 maddubs + 4 dpwssd + 4 vpermw;
+//   - Q4_K/Q5_K: the 12 scale bytes and both f16 super-scales of 4 rows are
+//     unpacked together: the 16-byte block heads go into one zmm, byte
+//     shuffles and two shifts give [sc0..7 | m0..7] per 128-bit lane (one
+//     per row), ~3 uops per row; the mins term of 4 rows is one vpmaddwd
+//     (mins x pair sums of the activation's bsums) into a shared float
+//     accumulator, one 128-bit lane per row;
+//   - everything that depends on the activation only (its bytes reordered
+//     to the nibble order, the bsum pairs) is prepared once per call;
+//   - the next tile's rows are prefetched, as in q_legacy_gemv.cpp.
+// In cache, 1 core (bench_kernels --mb 1): Q4_K 27 -> 47 Gweights/s (Q4_0:
+// 46). The integer sums are exact; only the f32 accumulation order differs
+// from the scalar reference.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "quant/q4_k.h"
+#include "quant/q5_k.h"
+#include "quant/q6_k.h"
+#include "quant/q8_k.h"
+#include "simd/avx512/avx512.h"
+#include "simd/tile_driver.h"
+
+namespace moerun {
+namespace {
+
+constexpr int kRows = 4;         // rows per tile (Q4_K/Q5_K: one 128-bit lane of block heads each)
+constexpr int kPassBlocks = 32;  // super-blocks prepared per pass (~11 KB of stack)
+
+inline __m512i ld(const void* p) { return _mm512_load_si512(p); }
+inline __m256i ld256u(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+inline __m512i load_pair32(const int8_t* q0, const int8_t* q1) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(ld256u(q0)), ld256u(q1), 1);
+}
+
+// 32-bit rotate counts that bring bit b of every byte to bit 4: (4 - b) mod
+// 32, one count per 256-bit half.
+inline __m512i rot_to_bit4(int b_lo, int b_hi) {
+  return _mm512_inserti64x4(_mm512_set1_epi32((36 - b_lo) % 32), _mm256_set1_epi32((36 - b_hi) % 32), 1);
+}
+
+// Prefetch into L2 of the bytes [off, off + len) of the next tile's rows.
+template <int NR>
+inline void prefetch_rows(const uint8_t* const (&w)[NR], size_t pf, size_t off, size_t len) {
+  if (pf == 0) return;
+  for (int r = 0; r < NR; ++r) {
+    for (size_t o = 0; o < len; o += 64) _mm_prefetch(reinterpret_cast<const char*>(w[r] + pf + off + o), _MM_HINT_T1);
+  }
+}
+
+// Q4_K/Q5_K shuffle controls and permutation indices, built once.
+struct K45Tables {
+  // Block head bytes: d 0-1, dmin 2-3, scales q[0..11] at 4..15.
+  alignas(64) int8_t low[64] = {};     // [q0..3, q8..11, q4..7, -]: sc0-3, sc4-7 low bits, m0-3
+  alignas(64) int8_t high4[64] = {};   // from head >> 4: q8..11 high nibbles at 12..15 (m4-7 low bits)
+  alignas(64) int8_t top2[64] = {};    // from head >> 2: bits 6-7 of q0..3 at 4..7, of q4..7 at 12..15
+  alignas(64) int8_t keep[64] = {};    // 6 bits for sc0-3/m0-3, 4 for the others
+  alignas(64) int8_t mins16[64] = {};  // m0..7 as int16
+  alignas(64) int16_t scale_idx[2][2][32] = {};  // [row parity][pair 01 / 23][int16 lane]
+  alignas(64) int16_t dmin_idx[32] = {};         // lanes 0-15: dmin of row l/4; 16-19: d of rows 0-3
+  constexpr K45Tables() {
+    for (int c = 0; c < 4; ++c) {
+      for (int j = 0; j < 16; ++j) {
+        const int i = 16 * c + j;
+        low[i] = static_cast<int8_t>(j < 4 ? 4 + j : j < 8 ? 8 + j : j < 12 ? j : -128);
+        high4[i] = static_cast<int8_t>(j >= 12 ? j : -128);
+        top2[i] = static_cast<int8_t>(j >= 4 && j < 8 ? j : j >= 12 ? j - 4 : -128);
+        keep[i] = static_cast<int8_t>(j < 4 || (j >= 8 && j < 12) ? 0x3f : 0x0f);
+        mins16[i] = static_cast<int8_t>(j % 2 == 0 ? 8 + j / 2 : -128);
+      }
+    }
+    // vpackssdw(dot_a, dot_b) lane l: 128-bit lane c = l / 8; l % 8 < 4
+    // comes from dot_a, else dot_b; dot lanes 0-7 hold one sub-block, 8-15
+    // the one two further (dot 0: sub-blocks 0 | 2, 1: 1 | 3, 2: 4 | 6, 3: 5 | 7).
+    for (int parity = 0; parity < 2; ++parity) {
+      for (int pair = 0; pair < 2; ++pair) {
+        for (int l = 0; l < 32; ++l) {
+          const int sb = 4 * pair + (l % 8 < 4 ? 0 : 1) + (l / 8 < 2 ? 0 : 2);
+          scale_idx[parity][pair][l] = static_cast<int16_t>(16 * parity + sb);
+        }
+      }
+    }
+    for (int l = 0; l < 16; ++l) dmin_idx[l] = static_cast<int16_t>(8 * (l / 4) + 1);
+    for (int r = 0; r < 4; ++r) dmin_idx[16 + r] = static_cast<int16_t>(8 * r);
+  }
+};
+inline constexpr K45Tables kK45Tables{};
+
+// Q4_K and Q5_K: the same heads (d, dmin, 12 scale bytes) and nibble
+// packing (qs[32c + l]: element 64c + l low, 64c + 32 + l high).
+template <bool kFive>
+struct K45 {
+  using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
+
+  // The activation of one super-block, in the order the weight nibbles come.
+  struct alignas(64) Act {
+    __m512i q[4];  // [elements 0-31 | 64-95], [32-63 | 96-127], [128-159 | 192-223], [160-191 | 224-255]
+    __m512i pb;    // int16 bsums[2j] + bsums[2j+1], j = 0..7, in every 128-bit lane
+    float d;
+  };
+  static void prep(const BlockQ8_K& a, Act& o) {
+    o.q[0] = load_pair32(a.qs + 0, a.qs + 64);
+    o.q[1] = load_pair32(a.qs + 32, a.qs + 96);
+    o.q[2] = load_pair32(a.qs + 128, a.qs + 192);
+    o.q[3] = load_pair32(a.qs + 160, a.qs + 224);
+    const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums));
+    const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums + 8));
+    o.pb = _mm512_broadcast_i32x4(_mm_hadd_epi16(b0, b1));  // |pair| <= 32 * 128
+    o.d = a.d;
+  }
+
+  static constexpr const K45Tables& kT = kK45Tables;
+
+  // Rows [r0, r0 + NR) over blocks [k0, k0 + nblk) of the prepared act.
+  template <int NR>
+  static void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
+    const uint8_t* w[NR];
+    for (int r = 0; r < NR; ++r) w[r] = p.w + (r0 + r) * p.w_stride + k0 * sizeof(Block);
+    const size_t pf = r0 + 2 * NR <= p.N ? NR * p.w_stride : 0;
+    __m512 acc[NR];
+    for (auto& v : acc) v = _mm512_setzero_ps();
+    __m512 accm = _mm512_setzero_ps();  // mins term, 128-bit lane r = row r
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i bits45 = _mm512_set1_epi8(0x30);
+    for (int64_t i = 0; i < nblk; ++i) {
+      const Act& a = act[i];
+      const size_t off = i * sizeof(Block);
+      prefetch_rows<NR>(w, pf, off, sizeof(Block));
+      // Heads of the NR blocks, one per 128-bit lane.
+      auto head = [&](int r) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r] + off)); };
+      __m512i h = _mm512_zextsi128_si512(head(0));
+      if constexpr (NR > 1) h = _mm512_inserti32x4(h, head(1), 1);
+      if constexpr (NR > 2) h = _mm512_inserti32x4(h, head(2), 2);
+      if constexpr (NR > 3) h = _mm512_inserti32x4(h, head(3), 3);
+      // [sc0..7 | m0..7] per lane (block_common.h unpack_scale_min_k4).
+      const __m512i lo = _mm512_mask_blend_epi8(0xF000F000F000F000ull, _mm512_shuffle_epi8(h, ld(kT.low)),
+                                                _mm512_shuffle_epi8(_mm512_srli_epi16(h, 4), ld(kT.high4)));
+      const __m512i top = _mm512_shuffle_epi8(_mm512_srli_epi16(h, 2), ld(kT.top2));
+      const __m512i scm = _mm512_ternarylogic_epi32(lo, ld(kT.keep), _mm512_and_si512(top, bits45), 0xEA);  // a&b | c
+      // f16 d and dmin of each row, times the activation scale.
+      const __m512i dm16 = _mm512_permutexvar_epi16(ld(kT.dmin_idx), h);
+      const __m512 dmin = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(dm16)), _mm512_set1_ps(a.d));
+      alignas(16) float dd[4];
+      _mm_store_ps(dd, _mm_mul_ps(_mm_cvtph_ps(_mm512_extracti32x4_epi32(dm16, 2)), _mm_set1_ps(a.d)));
+      // Mins: sum_j m_j (bsum 2j + bsum 2j+1), 4 int32 partial sums per row.
+      const __m512i mins = _mm512_madd_epi16(_mm512_shuffle_epi8(scm, ld(kT.mins16)), a.pb);
+      accm = _mm512_fmadd_ps(_mm512_cvtepi32_ps(mins), dmin, accm);
+      const __m512i s16[2] = {_mm512_cvtepu8_epi16(_mm512_castsi512_si256(scm)),
+                              _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(scm, 1))};
+      for (int r = 0; r < NR; ++r) {
+        const Block& b = *reinterpret_cast<const Block*>(w[r] + off);
+        const __m512i q0 = _mm512_loadu_si512(b.qs);
+        const __m512i q1 = _mm512_loadu_si512(b.qs + 64);
+        const __m512i x[4] = {q0, _mm512_srli_epi16(q0, 4), q1, _mm512_srli_epi16(q1, 4)};
+        __m512i u[4];
+        if constexpr (kFive) {
+          // Bit 4 of element 64c + l is bit 2c of qh[l], of 64c + 32 + l bit
+          // 2c + 1: u[k] needs bits (0 | 2), (1 | 3), (4 | 6), (5 | 7).
+          const __m512i qh = _mm512_broadcast_i64x4(ld256u(b.qh));
+          const __m512i bit4 = _mm512_set1_epi8(0x10);
+          for (int k = 0; k < 4; ++k) {
+            const int b0 = 4 * (k / 2) + k % 2;
+            const __m512i hb = _mm512_and_si512(_mm512_rolv_epi32(qh, rot_to_bit4(b0, b0 + 2)), bit4);
+            u[k] = _mm512_ternarylogic_epi32(x[k], m4, hb, 0xEA);
+          }
+        } else {
+          for (int k = 0; k < 4; ++k) u[k] = _mm512_and_si512(x[k], m4);
+        }
+        const __m512i z = _mm512_setzero_si512();
+        const __m512i d0 = _mm512_dpbusd_epi32(z, u[0], a.q[0]);
+        const __m512i d1 = _mm512_dpbusd_epi32(z, u[1], a.q[1]);
+        const __m512i d2 = _mm512_dpbusd_epi32(z, u[2], a.q[2]);
+        const __m512i d3 = _mm512_dpbusd_epi32(z, u[3], a.q[3]);
+        const __m512i& s = s16[r / 2];
+        const __m512i sa = _mm512_permutexvar_epi16(ld(kT.scale_idx[r % 2][0]), s);
+        const __m512i sb = _mm512_permutexvar_epi16(ld(kT.scale_idx[r % 2][1]), s);
+        const __m512i isum = _mm512_dpwssd_epi32(_mm512_madd_epi16(_mm512_packs_epi32(d0, d1), sa),
+                                                 _mm512_packs_epi32(d2, d3), sb);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dd[r]), acc[r]);
+      }
+    }
+    alignas(64) float m[16];
+    _mm512_store_ps(m, accm);
+    for (int r = 0; r < NR; ++r) {
+      const float s = _mm512_reduce_add_ps(acc[r]) - (m[4 * r] + m[4 * r + 1] + m[4 * r + 2] + m[4 * r + 3]);
+      y[r0 + r] = add ? y[r0 + r] + s : s;
+    }
+  }
+};
+
+// Q6_K: vpackssdw(dot_a, dot_b) lane l, 128-bit lane c = l / 8: dot lanes
+// 4c..4c+3 hold elements 16c..16c+15 of their 64, i.e. sub-block c of
+// dot 0, 4 + c of dot 1, 8 + c of dot 2, 12 + c of dot 3.
+struct K6Tables {
+  alignas(64) int16_t scale_idx[2][32] = {};
+  constexpr K6Tables() {
+    for (int pair = 0; pair < 2; ++pair) {
+      for (int l = 0; l < 32; ++l) scale_idx[pair][l] = static_cast<int16_t>(8 * pair + l / 8 + (l % 8 < 4 ? 0 : 4));
+    }
+  }
+};
+inline constexpr K6Tables kK6Tables{};
+
+// Q6_K: per 128-element half, the low nibbles of ql[0..63] are elements
+// 0-63 in order and the high nibbles 64-127, so the activation needs no
+// reordering; qh[l] holds bits 4-5 of elements l, l + 32, l + 64, l + 96 in
+// its bit pairs 0-1, 2-3, 4-5, 6-7. Levels stay unsigned (0..63); the -32
+// is applied through the activation bsums: sum sc_g (q - 32) a = sum sc_g q a
+// - 32 sum sc_g bsum_g.
+struct K6 {
+  using Block = BlockQ6_K;
+  struct alignas(64) Act {
+    __m512i q[4];   // elements 64v .. 64v + 63
+    __m256i bsums;  // sums of 16 elements
+    float d;
+  };
+  static void prep(const BlockQ8_K& a, Act& o) {
+    for (int v = 0; v < 4; ++v) o.q[v] = _mm512_loadu_si512(a.qs + 64 * v);
+    o.bsums = ld256u(a.bsums);
+    o.d = a.d;
+  }
+  static constexpr const K6Tables& kT = kK6Tables;
+
+  template <int NR>
+  static void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
+    const uint8_t* w[NR];
+    for (int r = 0; r < NR; ++r) w[r] = p.w + (r0 + r) * p.w_stride + k0 * sizeof(Block);
+    const size_t pf = r0 + 2 * NR <= p.N ? NR * p.w_stride : 0;
+    __m512 acc[NR];
+    for (auto& v : acc) v = _mm512_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i bits45 = _mm512_set1_epi8(0x30);
+    // Low nibbles take qh bit pairs (0-1 | 2-3), high nibbles (4-5 | 6-7).
+    const __m512i rot_lo = rot_to_bit4(0, 2);
+    const __m512i rot_hi = rot_to_bit4(4, 6);
+    for (int64_t i = 0; i < nblk; ++i) {
+      const Act& a = act[i];
+      const size_t off = i * sizeof(Block);
+      prefetch_rows<NR>(w, pf, off, sizeof(Block));
+      for (int r = 0; r < NR; ++r) {
+        const Block& b = *reinterpret_cast<const Block*>(w[r] + off);
+        __m512i u[4];
+        for (int h = 0; h < 2; ++h) {
+          const __m512i ql = _mm512_loadu_si512(b.ql + 64 * h);
+          const __m512i qh = _mm512_broadcast_i64x4(ld256u(b.qh + 32 * h));
+          u[2 * h] = _mm512_ternarylogic_epi32(ql, m4, _mm512_and_si512(_mm512_rolv_epi32(qh, rot_lo), bits45), 0xEA);
+          u[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), m4,
+                                                   _mm512_and_si512(_mm512_rolv_epi32(qh, rot_hi), bits45), 0xEA);
+        }
+        const __m512i z = _mm512_setzero_si512();
+        __m512i d[4];
+        for (int v = 0; v < 4; ++v) d[v] = _mm512_dpbusd_epi32(z, u[v], a.q[v]);
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
+        const __m512i s = _mm512_castsi256_si512(sc16);
+        const __m512i sa = _mm512_permutexvar_epi16(ld(kT.scale_idx[0]), s);
+        const __m512i sb = _mm512_permutexvar_epi16(ld(kT.scale_idx[1]), s);
+        __m512i isum = _mm512_dpwssd_epi32(_mm512_madd_epi16(_mm512_packs_epi32(d[0], d[1]), sa),
+                                           _mm512_packs_epi32(d[2], d[3]), sb);
+        const __m256i corr = _mm256_madd_epi16(a.bsums, sc16);
+        isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(_mm256_slli_epi32(corr, 5)));  // 32 sum sc bsum
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(_cvtsh_ss(b.d) * a.d), acc[r]);
+      }
+    }
+    for (int r = 0; r < NR; ++r) {
+      const float s = _mm512_reduce_add_ps(acc[r]);
+      y[r0 + r] = add ? y[r0 + r] + s : s;
+    }
+  }
+};
+
+template <class K>
+void gemv(const MatmulArgs& p) {
+  const int64_t nb = p.K / kSuperBlock;
+  typename K::Act act[kPassBlocks];
+  for (int64_t c = 0; c < p.B; ++c) {
+    float* y = tiles::out_row(p, c);
+    const auto* arow = reinterpret_cast<const BlockQ8_K*>(p.a + c * p.a_stride);
+    for (int64_t k0 = 0; k0 < nb; k0 += kPassBlocks) {
+      const int64_t nblk = std::min<int64_t>(nb - k0, kPassBlocks);
+      for (int64_t j = 0; j < nblk; ++j) K::prep(arow[k0 + j], act[j]);
+      const bool add = k0 > 0;
+      int64_t r = 0;
+      for (; r + kRows <= p.N; r += kRows) K::template rows<kRows>(p, r, k0, nblk, act, y, add);
+      switch (p.N - r) {
+        case 3: K::template rows<3>(p, r, k0, nblk, act, y, add); break;
+        case 2: K::template rows<2>(p, r, k0, nblk, act, y, add); break;
+        case 1: K::template rows<1>(p, r, k0, nblk, act, y, add); break;
+        default: break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void fill_avx512_k_gemv(KernelTable& t) {
+  t.fmt[format_index(QType::Q4_K)].gemv = gemv<K45<false>>;
+  t.fmt[format_index(QType::Q5_K)].gemv = gemv<K45<true>>;
+  t.fmt[format_index(QType::Q6_K)].gemv = gemv<K6>;
+}
+
+}  // namespace moerun
