@@ -17,9 +17,9 @@ constexpr int64_t kGemmRowTile = 64;
 constexpr int64_t kRowAlign = 4;
 // A GEMV over fewer weight bytes than this runs on the calling thread: the
 // fork/join of a 2-thread region costs more than the second core saves.
-// Measured on the 2-vCPU Xeon these sessions ran on (matmul, B = 1, spinning
-// threads): a 17 KB Q8_0 matrix took 1.45 us on 1 thread and 1.86 us
-// on 2; 34 KB, 3.2 vs 2.9 us; 68 KB, 5.9 vs 4.3 us.
+// Measured on a 2-vCPU Xeon (matmul, B = 1, spinning threads): a 17 KB Q8_0
+// matrix took 1.45 us on 1 thread and 1.86 us on 2; 34 KB, 3.2 vs 2.9 us;
+// 68 KB, 5.9 vs 4.3 us.
 constexpr size_t kMinParallelBytes = size_t{32} << 10;
 // Row runs per thread in a parallel GEMV (see run()).
 constexpr int64_t kChunksPerThread = 8;

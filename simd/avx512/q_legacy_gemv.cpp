@@ -1,4 +1,4 @@
-// AVX-512 VNNI decode GEMV (one activation row) for Q4_0 and Q8_0 weights
+// AVX-512 VNNI decode GEMV (one activation row) for Q4_0, Q5_0 and Q8_0 weights
 // x Q8_0 activations, on the standard ggml block layout. GEMM tiles and the
 // single dot stay in q_legacy.cpp; this file replaces only their GEMV.
 //
@@ -24,8 +24,8 @@
 //     forwarding fails on the overlapping reloads);
 //   - the next tile's rows are prefetched: without it a core kept too few
 //     lines in flight and stayed at ~65% of the STREAM triad.
-// Tuned on the 2-vCPU Xeon (family 6 model 207, AVX-512 VNNI) these sessions
-// ran on; figures in the commit messages (tests/bench/bench_kernels.cpp).
+// Tuned on a 2-vCPU Xeon (family 6 model 207, AVX-512 VNNI); figures in the
+// commit messages (tests/bench/bench_kernels.cpp).
 // GCC 12's AVX-512 headers read a deliberately undefined vector in
 // _mm512_reduce_* and _mm512_cvtph_ps, which -Wuninitialized flags at every
 // use; the value never reaches a result.
@@ -34,8 +34,10 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "quant/q4_0.h"
+#include "quant/q5_0.h"
 #include "quant/q8_0.h"
 #include "simd/avx512/avx512.h"
 #include "simd/tile_driver.h"
@@ -54,19 +56,23 @@ constexpr int kRows = 4;  // weight rows per tile: adjacent rows, so 4 nearby st
 constexpr auto kPfHint = _MM_HINT_T1;
 
 // Gathers the f16 scale (the first 2 bytes) of 16 consecutive S-byte blocks:
-// each vpermt2w picks the d words out of a 128-byte window.
+// each vpermt2w picks the d words out of a 128-byte window. A window never
+// reads past the batch: the last one is moved back to end with it (Q5_0's
+// 22-byte blocks would otherwise read 40 bytes past a row's last batch).
 template <int S>
 struct ScaleGather {
   static constexpr int kStride = S / 2;         // block stride in 16-bit words
   static constexpr int kPer = 63 / kStride + 1;  // blocks whose d lies in one window
   static constexpr int kWindows = (kBatch + kPer - 1) / kPer;
-  static_assert((kWindows - 1) * kPer * S + 128 <= kBatch * S, "a window reads past the batch");
+  static_assert(S % 2 == 0 && kBatch * S >= 128, "windows start on words, inside the batch");
   alignas(64) uint16_t idx[kWindows][32] = {};
+  int origin[kWindows] = {};  // byte offset of each window in the batch
   uint32_t mask[kWindows] = {};
   constexpr ScaleGather() {
+    for (int w = 0; w < kWindows; ++w) origin[w] = std::min(w * kPer * S, kBatch * S - 128);
     for (int j = 0; j < kBatch; ++j) {
       const int w = j / kPer;
-      idx[w][j] = static_cast<uint16_t>(kStride * (j - w * kPer));
+      idx[w][j] = static_cast<uint16_t>((j * S - origin[w]) / 2);
       mask[w] |= 1u << j;
     }
   }
@@ -87,7 +93,7 @@ inline __m512 scales16(const uint8_t* base, int bytes = kBatch * S) {
   constexpr const ScaleGather<S>& g = kScaleGather<S>;
   __m256i h = _mm256_setzero_si256();
   for (int w = 0; w < g.kWindows; ++w) {
-    const int o = w * g.kPer * S;
+    const int o = g.origin[w];
     if (kTail && o >= bytes) break;
     const uint8_t* q = base + o;
     const __m512i lo = kTail ? load64_upto(q, bytes - o) : _mm512_loadu_si512(q);
@@ -125,21 +131,25 @@ inline __m256i load32(const void* p, bool valid = true) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
 
-// Q4_0: a group is 4 blocks (128 weights). z = [qs A | qs B | qs C | qs D];
-// its low nibbles are elements 0-15 of each block, its high nibbles 16-31, so
-// the activation is reordered the same way once.
-struct GQ4_0 {
-  using Block = BlockQ4_0;
+// Q4_0 and Q5_0: a group is 4 blocks (128 weights). z = [qs A | qs B | qs C
+// | qs D]; its low nibbles are elements 0-15 of each block, its high nibbles
+// 16-31, so the activation is reordered the same way once. Q5_0's fifth bits
+// (qh bit j: element j) go in as two 64-bit byte masks per group, one for the
+// low nibbles and one for the high: 16 bits of each block's qh per lane.
+template <class BlockT, bool kFifth>
+struct GQ4 {
+  using Block = BlockT;
+  static constexpr int kOffset = kFifth ? 16 : 8;  // u = q + kOffset is unsigned
   struct Act {
     __m512i lo[4], hi[4];  // activation bytes of elements 0-15 / 16-31 of each block of group g
-    __m512i init[4];       // -8 * sum(a) per 4-byte lane: the dot's start value (u = q + 8)
+    __m512i init[4];       // -kOffset * sum(a) per 4-byte lane: the dot's start value
     __m512 d;              // the 16 activation scales
   };
   // The activation's 16 blocks at a (kTail: only the first n exist; the
   // rest read as zeros).
   template <bool kTail = false>
   static void prep(const BlockQ8_0* a, Act& out, int n = kBatch) {
-    const __m512i k8 = _mm512_set1_epi8(8);
+    const __m512i off = _mm512_set1_epi8(kOffset);
     for (int g = 0; g < 4; ++g) {
       const BlockQ8_0* b = a + 4 * g;
       __m512i lo = _mm512_castsi128_si512(load16<kTail>(b[0].qs, 4 * g < n));
@@ -150,7 +160,7 @@ struct GQ4_0 {
       }
       out.lo[g] = lo;
       out.hi[g] = hi;
-      const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), k8, lo), k8, hi);
+      const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), off, lo), off, hi);
       out.init[g] = _mm512_sub_epi32(_mm512_setzero_si512(), sum);
     }
     out.d = scales16<sizeof(BlockQ8_0), kTail>(reinterpret_cast<const uint8_t*>(a), n * sizeof(BlockQ8_0));
@@ -164,13 +174,28 @@ struct GQ4_0 {
     z = _mm512_inserti32x4(z, load16<kTail>(w[1].qs, n > 1), 1);
     z = _mm512_inserti32x4(z, load16<kTail>(w[2].qs, n > 2), 2);
     z = _mm512_inserti32x4(z, load16<kTail>(w[3].qs, n > 3), 3);
-    const __m512i lo = _mm512_and_si512(z, m4);
-    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+    __m512i lo = _mm512_and_si512(z, m4);
+    __m512i hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+    if constexpr (kFifth) {
+      uint64_t mlo = 0, mhi = 0;
+      for (int k = 0; k < 4; ++k) {
+        if (kTail && k >= n) break;
+        uint16_t h[2];
+        std::memcpy(h, w[k].qh, 4);
+        mlo |= uint64_t{h[0]} << (16 * k);
+        mhi |= uint64_t{h[1]} << (16 * k);
+      }
+      const __m512i bit4 = _mm512_set1_epi8(0x10);
+      lo = _mm512_mask_add_epi8(lo, mlo, lo, bit4);
+      hi = _mm512_mask_add_epi8(hi, mhi, hi, bit4);
+    }
     const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(a.init[g], lo, a.lo[g]), hi, a.hi[g]);
     const __m512 s = _mm512_permutexvar_ps(_mm512_load_si512(kLaneIdx.by4[g]), sc);
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc);
   }
 };
+using GQ4_0 = GQ4<BlockQ4_0, false>;
+using GQ5_0 = GQ4<BlockQ5_0, true>;
 
 // Q8_0: two blocks per zmm in element order; u = q ^ 0x80 = q + 128 is
 // unsigned for vpdpbusd and the 128 * sum(a) it adds is the start value.
@@ -295,6 +320,7 @@ struct Gemv {
 void fill_avx512_legacy_gemv(KernelTable& t) {
   t.fmt[format_index(QType::Q4_0)].gemv = Gemv<GQ4_0>::gemv;
   t.fmt[format_index(QType::Q8_0)].gemv = Gemv<GQ8_0>::gemv;
+  t.fmt[format_index(QType::Q5_0)].gemv = Gemv<GQ5_0>::gemv;
 }
 
 }  // namespace moerun

@@ -139,9 +139,9 @@ int main(int argc, char** argv) {
   const size_t bytes = static_cast<size_t>(mb * 1024 * 1024);
   std::printf("bench_kernels: isa %s, %d threads, %.0f MB matrices, best of %d\n", kernels().name,
               threads(), mb, reps);
-  // A VM may report its host's whole L3 (260 MB on the Xeon these sessions
-  // ran on, shared with other guests): say so when the matrix is not much
-  // larger, so a reader can rerun with a bigger --mb.
+  // A VM may report its host's whole L3 (260 MB on the 2-vCPU Xeon moerun's
+  // kernels were tuned on, shared with other guests): say so when the matrix
+  // is not much larger, so a reader can rerun with a bigger --mb.
   const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
   if (l3 > 0 && static_cast<double>(bytes) < 4.0 * l3) {
     std::printf("note: L3 reported as %.0f MB; matrices of %.0f MB are not much larger (try --mb %.0f)\n",
