@@ -20,6 +20,7 @@
 #include "quant/q8_0.h"
 #include "quant/q8_1.h"
 #include "quant/q8_k.h"
+#include "simd/avx2/avx2.h"
 #include "simd/tile_driver.h"
 
 namespace {
@@ -369,6 +370,12 @@ void install_all(moerun::KernelTable& t) {
   tiles::install<FloatTile<LoadF32>>(t, QType::F32);
   tiles::install<FloatTile<LoadF16>>(t, QType::F16);
   tiles::install<FloatTile<LoadBF16>>(t, QType::BF16);
+  // After the tiles: the decode GEMVs of this build replace their gemv.
+#if defined(__AVXVNNI__)
+  moerun::fill_avx2_vnni_gemv(t);
+#else
+  moerun::fill_avx2_gemv(t);
+#endif
 }
 
 }  // namespace

@@ -68,8 +68,11 @@ std::vector<int64_t> test_ks(const FormatTraits& f) {
   // Odd block counts. 37 and 293 blocks also reach the batched decode GEMV's
   // whole 16-block batches, a padded last batch and (293 > 256) a second
   // pass over K (simd/avx512/q_legacy_gemv.cpp); 37 super-blocks, a second
-  // pass of the Q4_K decode GEMV (simd/avx512/q4_k_gemv.cpp).
-  if (f.block_size == 32) return {32, 3 * 32, 9 * 32, 37 * 32, 293 * 32};
+  // pass of the Q4_K decode GEMVs (simd/avx512/q4_k_gemv.cpp,
+  // simd/avx2/q4_k_gemv_impl.h). The AVX2 GEMV's 8-block batches
+  // (simd/avx2/q_legacy_gemv_impl.h) end in partial batches of 1, 3, 5 and
+  // (15 blocks) 7 blocks.
+  if (f.block_size == 32) return {32, 3 * 32, 9 * 32, 15 * 32, 37 * 32, 293 * 32};
   return {f.block_size, 3 * f.block_size, 9 * f.block_size, 37 * f.block_size};
 }
 

@@ -1,0 +1,210 @@
+// AVX2 decode GEMV (one activation row) for Q4_K weights x Q8_K
+// activations: the 256-bit port of simd/avx512/q4_k_gemv.cpp. Included by
+// simd/avx2/gemv.cpp (vpmaddubsw + vpmaddwd) and simd/avx2_vnni/gemv.cpp
+// (vpdpbusd, vpdpwssd), each its own anonymous namespace. GEMM tiles and the
+// single dot stay in quant_impl.h; this replaces only their GEMV.
+//
+// Why a second kernel: the tile kernel spent most of its uops per row and
+// super-block on scalar scale/min unpacking and on one broadcast and one
+// vpmaddwd per 32-element sub-block. Here, for a tile of 4 rows:
+//   - the 16-byte block heads of 2 rows share a ymm (one per 128-bit lane),
+//     and byte shuffles and two shifts give [sc0..7 | m0..7] per lane:
+//     ~5 uops per row instead of scalar 32-bit unpacking;
+//   - the f16 d and dmin of the 4 rows are one vpunpckldq + vpermq +
+//     vcvtph2ps; the mins term of 2 rows is one vpmaddwd (mins x pair sums
+//     of the activation's bsums, prepared once per call) into a float
+//     accumulator with one 128-bit lane per row;
+//   - the nibbles meet the activation (used in place: the low nibbles of qs
+//     chunk c are sub-block 2c, the high ones 2c+1, the activation's natural
+//     order) in a u8 x s8 dot with 8 int32 lanes per sub-block (each fits
+//     int16: 4 * 15 * 128 < 2^15); vpackssdw joins two sub-blocks and one
+//     vpmaddwd / vpdpwssd applies both scales, whose int16 vector is one
+//     vpshufb of the row's unpacked scales;
+//   - the next tile's rows are prefetched, as in q_legacy_gemv_impl.h.
+// The integer sums are exact; only the f32 accumulation order differs from
+// the scalar reference.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "quant/q4_k.h"
+#include "quant/q8_k.h"
+#include "simd/tile_driver.h"
+
+namespace moerun {
+namespace {
+
+namespace q4_k_gemv {
+
+constexpr int kRows = 4;         // rows per tile: two ymm of block heads
+constexpr int kPassBlocks = 32;  // super-blocks whose activation terms are prepared per pass
+
+// What depends on the activation only, per super-block.
+struct Act {
+  __m256i pb;       // int16 bsums[2j] + bsums[2j+1], j = 0..7, in both 128-bit lanes
+  const int8_t* q;  // its 256 levels, read in place
+  float d;
+};
+
+inline void prep(const BlockQ8_K& a, Act& o) {
+  const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums));
+  const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums + 8));
+  o.pb = _mm256_broadcastsi128_si256(_mm_hadd_epi16(b0, b1));  // |pair| <= 32 * 128
+  o.q = a.qs;
+  o.d = a.d;
+}
+
+// Shuffle controls, built once (the same in both 128-bit lanes).
+struct Tables {
+  // Block head bytes: d 0-1, dmin 2-3, scales q[0..11] at 4..15.
+  alignas(32) int8_t low[32] = {};    // [q0..3, q8..11, q4..7, -]: sc0-3, sc4-7 low bits, m0-3
+  alignas(32) int8_t high4[32] = {};  // from head >> 4: q8..11 high nibbles at 12..15 (m4-7 low bits)
+  alignas(32) int8_t top2[32] = {};   // from head >> 2: bits 6-7 of q0..3 at 4..7, of q4..7 at 12..15
+  alignas(32) int8_t keep[32] = {};   // 6 bits for sc0-3/m0-3, 4 for the others
+  alignas(32) int8_t mins16[32] = {}; // m0..7 as int16
+  // Sub-block scales for vpackssdw(dot 2k, dot 2k+1): words 0-3 of each
+  // lane come from dot 2k, 4-7 from dot 2k+1.
+  alignas(32) int8_t scale16[4][32] = {};
+  constexpr Tables() {
+    for (int c = 0; c < 2; ++c) {
+      for (int j = 0; j < 16; ++j) {
+        const int i = 16 * c + j;
+        low[i] = static_cast<int8_t>(j < 4 ? 4 + j : j < 8 ? 8 + j : j < 12 ? j : -128);
+        high4[i] = static_cast<int8_t>(j >= 12 ? j : -128);
+        top2[i] = static_cast<int8_t>(j >= 4 && j < 8 ? j : j >= 12 ? j - 4 : -128);
+        keep[i] = static_cast<int8_t>(j < 4 || (j >= 8 && j < 12) ? 0x3f : 0x0f);
+        mins16[i] = static_cast<int8_t>(j % 2 == 0 ? 8 + j / 2 : -128);
+        for (int k = 0; k < 4; ++k) scale16[k][i] = static_cast<int8_t>(j % 2 == 0 ? 2 * k + j / 8 : -128);
+      }
+    }
+  }
+};
+inline constexpr Tables kT{};
+
+inline __m256i ld(const void* p) { return _mm256_load_si256(static_cast<const __m256i*>(p)); }
+inline __m256i ldu(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// acc + sum of 4 u8 x s8 products per int32 lane (pair sums fit int16).
+inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
+#if defined(__AVXVNNI__)
+  return _mm256_dpbusd_avx_epi32(acc, u, s);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
+}
+// acc + sum of 2 int16 products per int32 lane.
+inline __m256i dot_i16(__m256i acc, __m256i x, __m256i y) {
+#if defined(__AVXVNNI__)
+  return _mm256_dpwssd_avx_epi32(acc, x, y);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(x, y));
+#endif
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Rows [r0, r0 + NR) over blocks [k0, k0 + nblk) of the prepared act.
+template <int NR>
+void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
+  constexpr int NP = (NR + 1) / 2;  // ymm of block heads
+  const BlockQ4_K* w[NR];
+  for (int r = 0; r < NR; ++r) w[r] = reinterpret_cast<const BlockQ4_K*>(p.w + (r0 + r) * p.w_stride) + k0;
+  const size_t pf = r0 + 2 * NR <= p.N ? NR * p.w_stride : 0;
+  __m256 acc[NR];
+  for (auto& v : acc) v = _mm256_setzero_ps();
+  __m256 accm[NP];  // mins term, 128-bit lane h = row 2p + h
+  for (auto& v : accm) v = _mm256_setzero_ps();
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m256i bits45 = _mm256_set1_epi8(0x30);
+  const __m256i z = _mm256_setzero_si256();
+  for (int64_t i = 0; i < nblk; ++i) {
+    const Act& a = act[i];
+    if (pf != 0) {
+      for (int r = 0; r < NR; ++r) {
+        const char* q = reinterpret_cast<const char*>(w[r] + i) + pf;
+        _mm_prefetch(q, _MM_HINT_T1);
+        _mm_prefetch(q + 64, _MM_HINT_T1);
+        _mm_prefetch(q + 128, _MM_HINT_T1);
+      }
+    }
+    // Heads of rows 2p and 2p+1 (zeros past NR: d = dmin = 0).
+    __m256i h[NP], scm[NP];
+    for (int j = 0; j < NP; ++j) {
+      const __m128i h0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[2 * j] + i));
+      const __m128i h1 =
+          2 * j + 1 < NR ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[2 * j + 1] + i)) : _mm_setzero_si128();
+      h[j] = _mm256_inserti128_si256(_mm256_castsi128_si256(h0), h1, 1);
+      // [sc0..7 | m0..7] per lane (block_common.h unpack_scale_min_k4).
+      const __m256i lo = _mm256_blend_epi32(_mm256_shuffle_epi8(h[j], ld(kT.low)),
+                                            _mm256_shuffle_epi8(_mm256_srli_epi16(h[j], 4), ld(kT.high4)), 0x88);
+      const __m256i top = _mm256_shuffle_epi8(_mm256_srli_epi16(h[j], 2), ld(kT.top2));
+      scm[j] = _mm256_or_si256(_mm256_and_si256(lo, ld(kT.keep)), _mm256_and_si256(top, bits45));
+    }
+    // f16 [d0 dmin0 d2 dmin2 d1 dmin1 d3 dmin3] of the rows, times the
+    // activation scale.
+    const __m256i t = _mm256_unpacklo_epi32(h[0], NP > 1 ? h[NP - 1] : z);
+    const __m256 f = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(t, 0x08))),
+                                   _mm256_set1_ps(a.d));
+    // Mins: sum_j m_j (bsum 2j + bsum 2j+1), 4 int32 partial sums per row.
+    for (int j = 0; j < NP; ++j) {
+      const __m256 dmin = _mm256_permutevar8x32_ps(f, _mm256_setr_epi32(1 + 2 * j, 1 + 2 * j, 1 + 2 * j, 1 + 2 * j,
+                                                                        5 + 2 * j, 5 + 2 * j, 5 + 2 * j, 5 + 2 * j));
+      const __m256i mins = _mm256_madd_epi16(_mm256_shuffle_epi8(scm[j], ld(kT.mins16)), a.pb);
+      accm[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), dmin, accm[j]);
+    }
+    for (int r = 0; r < NR; ++r) {
+      const __m256i s = _mm256_permute4x64_epi64(scm[r / 2], r % 2 ? 0xEE : 0x44);  // the row's lane, twice
+      __m256i isum = z;
+      for (int c = 0; c < 4; ++c) {
+        const __m256i q = ldu(w[r][i].qs + 32 * c);
+        const __m256i d0 = dot_u8s8(z, _mm256_and_si256(q, m4), ldu(a.q + 64 * c));
+        const __m256i d1 = dot_u8s8(z, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), ldu(a.q + 64 * c + 32));
+        isum = dot_i16(isum, _mm256_packs_epi32(d0, d1), _mm256_shuffle_epi8(s, ld(kT.scale16[c])));
+      }
+      const __m256 d = _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(4 * (r % 2) + 2 * (r / 2)));
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc[r]);
+    }
+  }
+  alignas(32) float m[NP][8];
+  for (int j = 0; j < NP; ++j) _mm256_store_ps(m[j], accm[j]);
+  for (int r = 0; r < NR; ++r) {
+    const float* mr = m[r / 2] + 4 * (r % 2);
+    const float s = hsum(acc[r]) - (mr[0] + mr[1] + mr[2] + mr[3]);
+    y[r0 + r] = add ? y[r0 + r] + s : s;
+  }
+}
+
+void gemv(const MatmulArgs& p) {
+  const int64_t nb = p.K / kSuperBlock;
+  Act act[kPassBlocks];
+  for (int64_t c = 0; c < p.B; ++c) {
+    float* y = tiles::out_row(p, c);
+    const auto* arow = reinterpret_cast<const BlockQ8_K*>(p.a + c * p.a_stride);
+    for (int64_t k0 = 0; k0 < nb; k0 += kPassBlocks) {
+      const int64_t nblk = std::min<int64_t>(nb - k0, kPassBlocks);
+      for (int64_t j = 0; j < nblk; ++j) prep(arow[k0 + j], act[j]);
+      int64_t r = 0;
+      for (; r + kRows <= p.N; r += kRows) rows<kRows>(p, r, k0, nblk, act, y, k0 > 0);
+      switch (p.N - r) {
+        case 3: rows<3>(p, r, k0, nblk, act, y, k0 > 0); break;
+        case 2: rows<2>(p, r, k0, nblk, act, y, k0 > 0); break;
+        case 1: rows<1>(p, r, k0, nblk, act, y, k0 > 0); break;
+        default: break;
+      }
+    }
+  }
+}
+
+}  // namespace q4_k_gemv
+
+void install_q4_k_gemv(KernelTable& t) { t.fmt[format_index(QType::Q4_K)].gemv = q4_k_gemv::gemv; }
+
+}  // namespace
+}  // namespace moerun
