@@ -12,10 +12,11 @@ namespace moerun {
 namespace {
 
 constexpr FormatTraits kFormats[] = {
-#define MOERUN_FORMAT(id, name, ggml_id, block, block_size, dequantize,   \
-                      quantize, vec_dot_type, vec_dot, round_trip_budget) \
-  {QType::id, name,    block_size,          sizeof(block),                \
-   dequantize, quantize, QType::vec_dot_type, vec_dot, round_trip_budget},
+#define MOERUN_FORMAT(id, name, ggml_id, block, block_size, dequantize,    \
+                      quantize, quantize_act, vec_dot_type, vec_dot,       \
+                      round_trip_budget)                                   \
+  {QType::id, name, block_size, sizeof(block), dequantize, quantize,       \
+   quantize_act, QType::vec_dot_type, vec_dot, round_trip_budget},
 #include "quant/formats.def"
 #undef MOERUN_FORMAT
 };

@@ -31,6 +31,7 @@ struct FormatTraits {
   size_t block_bytes;        // bytes per block
   DequantizeFn dequantize;   // always present
   QuantizeFn quantize;       // nullptr where moerun cannot write this format
+  QuantizeFn quantize_act;   // as llama.cpp's CPU backend quantizes activations
   QType vec_dot_type;        // activation format paired in dot products
   VecDotFn vec_dot;          // w (this) · a (vec_dot_type)
   double round_trip_budget;  // max RMS(x - dq(q(x))) / RMS(x) on N(0,1) data

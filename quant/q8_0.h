@@ -1,12 +1,14 @@
 // Q8_0: 32 values as int8 times one f16 scale, x = d*q. A weight format and
 // the activation format paired with Q4_0/Q5_0/Q8_0 weights.
 // Layout from ggml-common.h block_q8_0; quantizer from ggml-quants.c
-// quantize_row_q8_0_ref; dot from ggml-cpu/quants.c vec_dot_q8_0_q8_0.
+// quantize_row_q8_0_ref, activation quantizer from ggml-cpu/arch/x86/quants.c
+// quantize_row_q8_0; dot from ggml-cpu/quants.c vec_dot_q8_0_q8_0.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 
+#include "quant/block_common.h"
 #include "quant/format.h"
 
 namespace moerun {
@@ -41,6 +43,31 @@ inline void quantize_row_q8_0(const float* src, void* dst, int64_t n) {
     b[i].d = f32_to_f16(d);
     for (int j = 0; j < BlockQ8_0::kSize; ++j) {
       b[i].qs[j] = static_cast<int8_t>(std::round(src[j] * id));
+    }
+  }
+}
+
+// Activations: what llama.cpp's CPU backend runs on them on x86 (every
+// AVX/AVX2/AVX-512 build), which is not the _ref rounding above: the same d,
+// but levels are x * (127 / amax) rounded half to even. 127/amax and
+// 1/(amax/127) differ by an ulp in ~30% of blocks, so a value next to a half
+// can land on the other level: ~7e-5 of N(0,1) blocks, and real activations
+// also hit exact halves. One moved level in a matmul input moves a small
+// model's logits by ~1e-3 relative, far above the float-order noise. (ggml's
+// generic build runs the _ref rounding and its NEON build 1/d with ties to
+// even; moerun follows the x86 builds, the ones the golden tests compare
+// against.)
+inline void quantize_row_q8_0_act(const float* src, void* dst, int64_t n) {
+  auto* b = static_cast<BlockQ8_0*>(dst);
+  for (int64_t i = 0; i < n / BlockQ8_0::kSize; ++i, src += BlockQ8_0::kSize) {
+    float amax = 0.0f;
+    for (int j = 0; j < BlockQ8_0::kSize; ++j) {
+      amax = std::fmax(amax, std::fabs(src[j]));
+    }
+    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+    b[i].d = f32_to_f16(amax / 127);
+    for (int j = 0; j < BlockQ8_0::kSize; ++j) {
+      b[i].qs[j] = static_cast<int8_t>(nearest_int(src[j] * id));
     }
   }
 }

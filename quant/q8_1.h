@@ -1,12 +1,14 @@
 // Q8_1: Q8_0 plus s = d * sum(q), the activation format paired with Q4_1/Q5_1
 // weights (their min term needs the activation sum). x = d*q.
 // Layout from ggml-common.h block_q8_1; quantizer from ggml-quants.c
-// quantize_row_q8_1_ref. ggml has no Q8_1 x Q8_1 dot; moerun's is plain.
+// quantize_row_q8_1_ref, activation quantizer from ggml-cpu/arch/x86/quants.c
+// quantize_row_q8_1. ggml has no Q8_1 x Q8_1 dot; moerun's is plain.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 
+#include "quant/block_common.h"
 #include "quant/format.h"
 
 namespace moerun {
@@ -44,6 +46,27 @@ inline void quantize_row_q8_1(const float* src, void* dst, int64_t n) {
       sum += b[i].qs[j];
     }
     b[i].s = f32_to_f16(sum * d);  // f32 d, as ggml
+  }
+}
+
+// Activations: llama.cpp's x86 CPU backend rounding, as Q8_0's
+// (quantize_row_q8_0_act): levels x * (127 / amax), half to even.
+inline void quantize_row_q8_1_act(const float* src, void* dst, int64_t n) {
+  auto* b = static_cast<BlockQ8_1*>(dst);
+  for (int64_t i = 0; i < n / BlockQ8_1::kSize; ++i, src += BlockQ8_1::kSize) {
+    float amax = 0.0f;
+    for (int j = 0; j < BlockQ8_1::kSize; ++j) {
+      amax = std::fmax(amax, std::fabs(src[j]));
+    }
+    const float d = amax / 127;
+    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+    b[i].d = f32_to_f16(d);
+    int sum = 0;
+    for (int j = 0; j < BlockQ8_1::kSize; ++j) {
+      b[i].qs[j] = static_cast<int8_t>(nearest_int(src[j] * id));
+      sum += b[i].qs[j];
+    }
+    b[i].s = f32_to_f16(sum * d);
   }
 }
 

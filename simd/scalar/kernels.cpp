@@ -20,8 +20,8 @@ void gemm_scalar(const MatmulArgs& p) {
 }  // namespace
 
 void fill_Scalar(KernelTable& t) {
-#define MOERUN_FORMAT(id, name, ggml_id, block, bsize, dequantize, quantize, act, vec_dot, budget) \
-  t.fmt[format_index(QType::id)] = {vec_dot, gemm_scalar<vec_dot>, gemm_scalar<vec_dot>, quantize};
+#define MOERUN_FORMAT(id, name, ggml_id, block, bsize, dequantize, quantize, quantize_act, act, vec_dot, budget) \
+  t.fmt[format_index(QType::id)] = {vec_dot, gemm_scalar<vec_dot>, gemm_scalar<vec_dot>, quantize_act};
 #include "quant/formats.def"
 #undef MOERUN_FORMAT
   t.f.rms_norm = scalar::rms_norm;

@@ -2,9 +2,10 @@
 // ggml of the llama.cpp oracle (DESIGN.md §7). Built by tests/oracle/setup.sh
 // with moerun's quant/*.cpp and linked against libggml-base; the CPU backend
 // (for vec_dot and the activation quantizers) is opened at run time from the
-// library folder next to libggml-base.so: libggml-cpu-x64.so, the baseline
-// x86-64 variant, or libggml-cpu-$GGML_QUANT_CHECK_CPU.so (e.g. zen4,
-// haswell) to check the SIMD variant llama.cpp would pick on this machine.
+// library folder next to libggml-base.so: the variant llama.cpp itself loads
+// on this machine (the libggml-cpu-*.so with the highest ggml_backend_score,
+// as ggml_backend_load_best picks), or libggml-cpu-$GGML_QUANT_CHECK_CPU.so
+// (e.g. x64, haswell) when that is set.
 //
 // For every format in quant/formats.def it checks, on random data:
 //   layout    ggml_type_size / ggml_blck_size / ggml_type_name
@@ -12,13 +13,18 @@
 //             or the exported dequantize_row_* where the table has none)
 //   quant     byte-equal blocks from ggml's from_float_ref (quantize_row_*_ref)
 //             on per-block-scaled N(0,1) rows plus zero/constant/spike rows
+//             and the boundary rows below
 //   act       byte-equal blocks from the CPU backend's from_float for the
-//             activation formats (what llama.cpp runs on activations)
+//             activation formats (what llama.cpp runs on activations) and
+//             moerun's quantize_act, on the quant rows plus rows whose
+//             values sit next to a rounding boundary (x * 127 / amax near
+//             k + 1/2), where the x86 builds' rounding differs from _ref
 //   vec_dot   |ours - ggml's| <= 1e-5 * |w| |a| on the same quantized rows
 // and bitwise f16/bf16 conversions (all f16 values, random f32 patterns).
 //
 // Usage: ggml_quant_check [seed]   Prints one line per check; exit status 0
 // when everything matches, 1 on any mismatch, 2 when ggml cannot be loaded.
+#include <dirent.h>
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -59,6 +65,29 @@ std::string fmt(const char* f, double a, double b = 0, double c = 0) {
 using CpuTraitsFn = const ggml_type_traits_cpu* (*)(ggml_type);
 CpuTraitsFn g_cpu_traits = nullptr;
 
+// The CPU variant llama.cpp would load from `dir`: the libggml-cpu-*.so whose
+// ggml_backend_score is highest (0 means this CPU cannot run it).
+std::string best_cpu_variant(const std::string& dir) {
+  std::string best;
+  int best_score = 0;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return best;
+  while (const dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (!name.starts_with("libggml-cpu-") || !name.ends_with(".so")) continue;
+    void* lib = dlopen((dir + name).c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) continue;
+    auto score = reinterpret_cast<int (*)()>(dlsym(lib, "ggml_backend_score"));
+    const int s = score != nullptr ? score() : 0;
+    if (s > best_score || (s == best_score && s > 0 && name < best)) {
+      best_score = s;
+      best = name;
+    }
+  }
+  closedir(d);
+  return best;
+}
+
 bool load_cpu_backend() {
   Dl_info info{};
   if (!dladdr(reinterpret_cast<void*>(&ggml_get_type_traits), &info) ||
@@ -68,8 +97,13 @@ bool load_cpu_backend() {
   std::string dir = info.dli_fname;
   dir = dir.substr(0, dir.find_last_of('/') + 1);
   const char* variant = std::getenv("GGML_QUANT_CHECK_CPU");
-  const std::string name =
-      std::string("libggml-cpu-") + (variant ? variant : "x64") + ".so";
+  const std::string name = variant != nullptr
+                               ? std::string("libggml-cpu-") + variant + ".so"
+                               : best_cpu_variant(dir);
+  if (name.empty()) {
+    std::fprintf(stderr, "no libggml-cpu-*.so in %s runs on this CPU\n", dir.c_str());
+    return false;
+  }
   std::printf("cpu backend %s\n", name.c_str());
   void* lib = dlopen((dir + name).c_str(), RTLD_NOW);
   if (lib == nullptr) {
@@ -204,6 +238,26 @@ std::vector<float> test_row(const FormatTraits& f, int64_t blocks) {
   return x;
 }
 
+// Rows of blocks whose values sit next to a level boundary: element 0 is
+// +-amax, the others (k + 1/2) * amax / 127 for random k, so x * 127 / amax
+// lands within an ulp or two of k + 1/2 and the multiplier (127/amax or
+// 1/(amax/127)) and the tie rule decide the level. Q8_K scales by -127/max
+// (its signed extreme), which puts these values at the same halves.
+std::vector<float> boundary_row(const FormatTraits& f, int64_t blocks) {
+  const int64_t bs = std::max<int64_t>(f.block_size, 32);
+  std::vector<float> x(static_cast<size_t>(bs * blocks));
+  std::uniform_real_distribution<float> log_amax(std::log(1e-3f), std::log(1e3f));
+  std::uniform_int_distribution<int> level(-127, 126);
+  for (int64_t b = 0; b < blocks; ++b) {
+    float* y = x.data() + b * bs;
+    const float amax = std::exp(log_amax(g_rng));
+    const float step = amax / 127;
+    y[0] = (g_rng() & 1) ? amax : -amax;
+    for (int64_t i = 1; i < bs; ++i) y[i] = (static_cast<float>(level(g_rng)) + 0.5f) * step;
+  }
+  return x;
+}
+
 // Counts blocks whose bytes differ; for those, the largest difference of the
 // dequantized values relative to the block's largest |x|.
 struct BlockDiff {
@@ -289,7 +343,9 @@ void check_dequantize(const FormatTraits& f, const ggml_type t) {
 void check_quantize(const FormatTraits& f, const ggml_type t) {
   const ggml_from_float_t from_float_ref = ggml_quantize_ref(t);
   const int64_t blocks = 4096 / std::max<int64_t>(1, f.block_size / 32) + 4;
-  const auto x = test_row(f, blocks);
+  auto x = test_row(f, blocks);
+  const auto edge = boundary_row(f, blocks);
+  x.insert(x.end(), edge.begin(), edge.end());
   const int64_t n = static_cast<int64_t>(x.size());
   std::vector<uint8_t> ours(row_bytes(f.type, n), 0), theirs(row_bytes(f.type, n), 0);
   f.quantize(x.data(), ours.data(), n);
@@ -315,16 +371,24 @@ void check_cpu(const FormatTraits& f, const ggml_type t) {
                              f.type == QType::BF16;
   if (is_activation && ct->from_float != nullptr) {
     const int64_t blocks = 2048 / std::max<int64_t>(1, f.block_size / 32) + 4;
-    const auto x = test_row(f, blocks);
+    auto x = test_row(f, blocks);
+    const auto edge = boundary_row(f, 8 * blocks);
+    x.insert(x.end(), edge.begin(), edge.end());
     const int64_t n = static_cast<int64_t>(x.size());
-    std::vector<uint8_t> ours(row_bytes(f.type, n), 0), theirs(row_bytes(f.type, n), 0);
-    f.quantize(x.data(), ours.data(), n);
+    std::vector<uint8_t> ours(row_bytes(f.type, n), 0), theirs(row_bytes(f.type, n), 0),
+        ref(row_bytes(f.type, n), 0);
+    f.quantize_act(x.data(), ours.data(), n);
     ct->from_float(x.data(), theirs.data(), n);
     const BlockDiff d = compare_blocks(f, ours, theirs, x, n);
+    // How far the weight (_ref) quantizer is from what the backend runs: why
+    // quantize_act exists for Q8_0/Q8_1, and proof these rows can tell.
+    f.quantize(x.data(), ref.data(), n);
+    const BlockDiff dr = compare_blocks(f, ref, theirs, x, n);
     report(std::string(f.name) + " cpu from_float", d.blocks_differing == 0,
            fmt("%.0f of %.0f blocks differ (max value diff %g of block max)",
                static_cast<double>(d.blocks_differing),
-               static_cast<double>(n / f.block_size), d.max_rel_value_diff));
+               static_cast<double>(n / f.block_size), d.max_rel_value_diff) +
+               fmt("; the _ref quantizer: %.0f differ", static_cast<double>(dr.blocks_differing)));
   }
   if (ct->vec_dot == nullptr) return;  // Q8_1, Q8_K: ggml has no dot
   if (static_cast<uint32_t>(ct->vec_dot_type) != static_cast<uint32_t>(f.vec_dot_type)) {
@@ -341,7 +405,7 @@ void check_cpu(const FormatTraits& f, const ggml_type t) {
     for (auto& v : a) v = normal();
     std::vector<uint8_t> qw(row_bytes(f.type, n)), qa(row_bytes(act.type, n));
     f.quantize(w.data(), qw.data(), n);
-    act.quantize(a.data(), qa.data(), n);
+    act.quantize_act(a.data(), qa.data(), n);
     const float ours = f.vec_dot(n, qw.data(), qa.data());
     float theirs = 0;
     ct->vec_dot(static_cast<int>(n), &theirs, 0, qw.data(), 0, qa.data(), 0, 1);

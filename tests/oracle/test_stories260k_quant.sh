@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Golden test on quantized stories260K, for q8_0, q4_0 and q4_k:
 # - the file `moerun quantize` writes loads in llama.cpp, and moerun's logits on it agree
-#   with llama.cpp's on that same file: top-1 >= 98% of positions; mean KL printed;
+#   with llama.cpp's on that same file: top-1 >= 98% of positions; mean KL printed, not
+#   gated: it is ~1e-14 or ~1e-6..1e-4 depending on whether an activation sits within float
+#   noise of a rounding boundary (test_synth_archs.sh): here q8_0 meets two, both at the
+#   output head's input (e.g. -27.49993 vs -27.50070 steps), q4_0 none;
 # - the same comparison on the file llama.cpp's own quantizer writes (moerun-oracle
 #   --quantize), so a reader or kernel bug shows up apart from a quantizer bug.
 # stories260K has n_embd 64 and n_ff 172: no row fits a K-quant block (256), and ffn_down

@@ -5,7 +5,9 @@
 #  - greedy continuation of "\nROMEO:\n" (ids 13 461 441 446 459 441 467 13, no BOS) equals
 #    llama.cpp's: moerun's argmax after every prefix of prompt + oracle continuation is the
 #    oracle's next token (teacher forcing proves the greedy sequences are identical);
-#  - Q8_0 made by `moerun quantize`: top-1 >= 98%, mean KL reported.
+#  - Q8_0 made by `moerun quantize`: top-1 >= 98%, mean KL <= 1e-3 (DESIGN §7). Over 256
+#    positions some activations always land within float noise of a rounding boundary
+#    (test_synth_archs.sh), so the KL is ~1e-7, not ~1e-13.
 #   test_tiny_deepseek.sh MOERUN MOERUN_COMPARE
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 (($# == 2)) || die "usage: $0 MOERUN MOERUN_COMPARE"
