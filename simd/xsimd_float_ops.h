@@ -11,6 +11,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "simd/dispatch.h"
+#include "simd/rms_scale.h"
 
 namespace moerun::xs {
 
@@ -19,28 +20,8 @@ struct FloatOps {
   using V = xsimd::batch<float, Arch>;
   static constexpr int64_t W = static_cast<int64_t>(V::size);
 
-  static float sum_squares(const float* x, int64_t n) {
-    V a0(0.f), a1(0.f), a2(0.f), a3(0.f);
-    int64_t i = 0;
-    for (; i + 4 * W <= n; i += 4 * W) {
-      const V v0 = V::load_unaligned(x + i), v1 = V::load_unaligned(x + i + W);
-      const V v2 = V::load_unaligned(x + i + 2 * W), v3 = V::load_unaligned(x + i + 3 * W);
-      a0 = xsimd::fma(v0, v0, a0);
-      a1 = xsimd::fma(v1, v1, a1);
-      a2 = xsimd::fma(v2, v2, a2);
-      a3 = xsimd::fma(v3, v3, a3);
-    }
-    for (; i + W <= n; i += W) {
-      const V v = V::load_unaligned(x + i);
-      a0 = xsimd::fma(v, v, a0);
-    }
-    float s = xsimd::hadd((a0 + a1) + (a2 + a3));
-    for (; i < n; ++i) s += x[i] * x[i];
-    return s;
-  }
-
   static void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
-    const float scale = 1.0f / std::sqrt(sum_squares(x, n) / static_cast<float>(n) + eps);
+    const float scale = rms_scale(x, n, eps);
     const V vs(scale);
     int64_t i = 0;
     if (w != nullptr) {

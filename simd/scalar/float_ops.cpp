@@ -2,15 +2,13 @@
 // and the scalar row of the dispatch table (simd/scalar/kernels.cpp).
 #include <cmath>
 
+#include "simd/rms_scale.h"
 #include "simd/scalar/scalar.h"
 
 namespace moerun::scalar {
 
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
-  // Sum in double: the reference should not add rounding of its own.
-  double ss = 0;
-  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
-  const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+  const float scale = rms_scale(x, n, eps);
   if (w != nullptr) {
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
   } else {

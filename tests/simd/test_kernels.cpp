@@ -166,8 +166,9 @@ TEST_CASE("simd: activation quantizers are byte-identical to the scalar ones") {
       CAPTURE(std::string(f.name));
       std::vector<float> x = random_rows(rng, 1, K);
       // Exact ties after scaling: block 0 has amax 127 (d = 1), so 2.5 and
-      // -3.5 are ties for Q8_0/Q8_1 (round half away) and, with the extreme
-      // negative, for Q8_K (iscale = 1, round half even).
+      // -3.5 are ties, for Q8_0/Q8_1 (x * 127/amax, round half even, as
+      // llama.cpp's x86 CPU backend) and, with the extreme negative, for Q8_K
+      // (iscale = 1, round half even).
       x[0] = -127.f;
       x[1] = 2.5f;
       x[2] = -3.5f;
