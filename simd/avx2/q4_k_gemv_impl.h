@@ -31,7 +31,7 @@
 
 #include "quant/q4_k.h"
 #include "quant/q8_k.h"
-#include "simd/tile_driver.h"
+#include "simd/gemv_driver.h"
 
 namespace moerun {
 namespace {
@@ -181,30 +181,23 @@ void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* 
   }
 }
 
-void gemv(const MatmulArgs& p) {
-  const int64_t nb = p.K / kSuperBlock;
-  Act act[kPassBlocks];
-  for (int64_t c = 0; c < p.B; ++c) {
-    float* y = tiles::out_row(p, c);
-    const auto* arow = reinterpret_cast<const BlockQ8_K*>(p.a + c * p.a_stride);
-    for (int64_t k0 = 0; k0 < nb; k0 += kPassBlocks) {
-      const int64_t nblk = std::min<int64_t>(nb - k0, kPassBlocks);
-      for (int64_t j = 0; j < nblk; ++j) prep(arow[k0 + j], act[j]);
-      int64_t r = 0;
-      for (; r + kRows <= p.N; r += kRows) rows<kRows>(p, r, k0, nblk, act, y, k0 > 0);
-      switch (p.N - r) {
-        case 3: rows<3>(p, r, k0, nblk, act, y, k0 > 0); break;
-        case 2: rows<2>(p, r, k0, nblk, act, y, k0 > 0); break;
-        case 1: rows<1>(p, r, k0, nblk, act, y, k0 > 0); break;
-        default: break;
-      }
-    }
+// gemv_driver.h's interface.
+struct Kern {
+  using ActBlock = BlockQ8_K;
+  using Act = q4_k_gemv::Act;
+  static constexpr int kUnit = 1;
+  static constexpr int kPassUnits = kPassBlocks;
+  static constexpr int kRows = q4_k_gemv::kRows;
+  static void prep(const BlockQ8_K* a, int, Act& o) { q4_k_gemv::prep(*a, o); }
+  template <int NR>
+  static void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
+    q4_k_gemv::rows<NR>(p, r0, k0, nblk, act, y, add);
   }
-}
+};
 
 }  // namespace q4_k_gemv
 
-void install_q4_k_gemv(KernelTable& t) { t.fmt[format_index(QType::Q4_K)].gemv = q4_k_gemv::gemv; }
+void install_q4_k_gemv(KernelTable& t) { t.fmt[format_index(QType::Q4_K)].gemv = tiles::gemv_passes<q4_k_gemv::Kern>; }
 
 }  // namespace
 }  // namespace moerun

@@ -42,7 +42,7 @@
 
 #include "quant/q4_0.h"
 #include "quant/q8_0.h"
-#include "simd/tile_driver.h"
+#include "simd/gemv_driver.h"
 
 namespace moerun {
 namespace {
@@ -268,28 +268,16 @@ struct Gemv {
     }
   }
 
-  static void gemv(const MatmulArgs& p) {
-    const int64_t nb = p.K / Block::kSize;
-    Act act[kPassBatches];
-    for (int64_t c = 0; c < p.B; ++c) {
-      float* y = tiles::out_row(p, c);
-      const auto* arow = reinterpret_cast<const BlockQ8_0*>(p.a + c * p.a_stride);
-      for (int64_t k0 = 0; k0 < nb; k0 += kPassBatches * kBatch) {
-        const int64_t nblk = std::min<int64_t>(nb - k0, kPassBatches * kBatch);
-        const int64_t nbat = (nblk + kBatch - 1) / kBatch;
-        for (int64_t j = 0; j < nbat; ++j) {
-          const int64_t n = std::min<int64_t>(kBatch, nblk - j * kBatch);
-          const BlockQ8_0* ab = arow + k0 + j * kBatch;
-          if (n == kBatch) {
-            G::prep(ab, act[j]);
-          } else {
-            G::template prep<true>(ab, act[j], static_cast<int>(n));
-          }
-        }
-        int64_t r = 0;
-        for (; r + kRows <= p.N; r += kRows) rows<kRows>(p, r, k0, nblk, act, y, k0 > 0);
-        for (; r < p.N; ++r) rows<1>(p, r, k0, nblk, act, y, k0 > 0);
-      }
+  // gemv_driver.h's interface.
+  using ActBlock = BlockQ8_0;
+  static constexpr int kUnit = kBatch;
+  static constexpr int kPassUnits = kPassBatches;
+  static constexpr int kRows = legacy_gemv::kRows;
+  static void prep(const BlockQ8_0* a, int n, Act& out) {
+    if (n == kBatch) {
+      G::prep(a, out);
+    } else {
+      G::template prep<true>(a, out, n);
     }
   }
 };
@@ -297,8 +285,8 @@ struct Gemv {
 }  // namespace legacy_gemv
 
 void install_legacy_gemv(KernelTable& t) {
-  t.fmt[format_index(QType::Q4_0)].gemv = legacy_gemv::Gemv<legacy_gemv::GQ4_0>::gemv;
-  t.fmt[format_index(QType::Q8_0)].gemv = legacy_gemv::Gemv<legacy_gemv::GQ8_0>::gemv;
+  t.fmt[format_index(QType::Q4_0)].gemv = tiles::gemv_passes<legacy_gemv::Gemv<legacy_gemv::GQ4_0>>;
+  t.fmt[format_index(QType::Q8_0)].gemv = tiles::gemv_passes<legacy_gemv::Gemv<legacy_gemv::GQ8_0>>;
 }
 
 }  // namespace

@@ -35,12 +35,12 @@
 #include "quant/q6_k.h"
 #include "quant/q8_k.h"
 #include "simd/avx512/avx512.h"
-#include "simd/tile_driver.h"
+#include "simd/gemv_driver.h"
 
 namespace moerun {
 namespace {
 
-constexpr int kRows = 4;         // rows per tile (Q4_K/Q5_K: one 128-bit lane of block heads each)
+constexpr int kTileRows = 4;     // rows per tile (Q4_K/Q5_K: one 128-bit lane of block heads each)
 constexpr int kPassBlocks = 32;  // super-blocks prepared per pass (~11 KB of stack)
 
 inline __m512i ld(const void* p) { return _mm512_load_si512(p); }
@@ -117,7 +117,8 @@ struct K45 {
     __m512i pb;    // int16 bsums[2j] + bsums[2j+1], j = 0..7, in every 128-bit lane
     float d;
   };
-  static void prep(const BlockQ8_K& a, Act& o) {
+  static void prep(const BlockQ8_K* ap, int, Act& o) {
+    const BlockQ8_K& a = *ap;
     o.q[0] = load_pair32(a.qs + 0, a.qs + 64);
     o.q[1] = load_pair32(a.qs + 32, a.qs + 96);
     o.q[2] = load_pair32(a.qs + 128, a.qs + 192);
@@ -130,7 +131,11 @@ struct K45 {
 
   static constexpr const K45Tables& kT = kK45Tables;
 
-  // Rows [r0, r0 + NR) over blocks [k0, k0 + nblk) of the prepared act.
+  // gemv_driver.h's interface.
+  using ActBlock = BlockQ8_K;
+  static constexpr int kUnit = 1;
+  static constexpr int kPassUnits = kPassBlocks;
+  static constexpr int kRows = kTileRows;
   template <int NR>
   static void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
     const uint8_t* w[NR];
@@ -233,13 +238,19 @@ struct K6 {
     __m256i bsums;  // sums of 16 elements
     float d;
   };
-  static void prep(const BlockQ8_K& a, Act& o) {
+  static void prep(const BlockQ8_K* ap, int, Act& o) {
+    const BlockQ8_K& a = *ap;
     for (int v = 0; v < 4; ++v) o.q[v] = _mm512_loadu_si512(a.qs + 64 * v);
     o.bsums = ld256u(a.bsums);
     o.d = a.d;
   }
   static constexpr const K6Tables& kT = kK6Tables;
 
+  // gemv_driver.h's interface.
+  using ActBlock = BlockQ8_K;
+  static constexpr int kUnit = 1;
+  static constexpr int kPassUnits = kPassBlocks;
+  static constexpr int kRows = kTileRows;
   template <int NR>
   static void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
     const uint8_t* w[NR];
@@ -287,35 +298,12 @@ struct K6 {
   }
 };
 
-template <class K>
-void gemv(const MatmulArgs& p) {
-  const int64_t nb = p.K / kSuperBlock;
-  typename K::Act act[kPassBlocks];
-  for (int64_t c = 0; c < p.B; ++c) {
-    float* y = tiles::out_row(p, c);
-    const auto* arow = reinterpret_cast<const BlockQ8_K*>(p.a + c * p.a_stride);
-    for (int64_t k0 = 0; k0 < nb; k0 += kPassBlocks) {
-      const int64_t nblk = std::min<int64_t>(nb - k0, kPassBlocks);
-      for (int64_t j = 0; j < nblk; ++j) K::prep(arow[k0 + j], act[j]);
-      const bool add = k0 > 0;
-      int64_t r = 0;
-      for (; r + kRows <= p.N; r += kRows) K::template rows<kRows>(p, r, k0, nblk, act, y, add);
-      switch (p.N - r) {
-        case 3: K::template rows<3>(p, r, k0, nblk, act, y, add); break;
-        case 2: K::template rows<2>(p, r, k0, nblk, act, y, add); break;
-        case 1: K::template rows<1>(p, r, k0, nblk, act, y, add); break;
-        default: break;
-      }
-    }
-  }
-}
-
 }  // namespace
 
 void fill_avx512_k_gemv(KernelTable& t) {
-  t.fmt[format_index(QType::Q4_K)].gemv = gemv<K45<false>>;
-  t.fmt[format_index(QType::Q5_K)].gemv = gemv<K45<true>>;
-  t.fmt[format_index(QType::Q6_K)].gemv = gemv<K6>;
+  t.fmt[format_index(QType::Q4_K)].gemv = tiles::gemv_passes<K45<false>>;
+  t.fmt[format_index(QType::Q5_K)].gemv = tiles::gemv_passes<K45<true>>;
+  t.fmt[format_index(QType::Q6_K)].gemv = tiles::gemv_passes<K6>;
 }
 
 }  // namespace moerun

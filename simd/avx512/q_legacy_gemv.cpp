@@ -40,7 +40,7 @@
 #include "quant/q5_0.h"
 #include "quant/q8_0.h"
 #include "simd/avx512/avx512.h"
-#include "simd/tile_driver.h"
+#include "simd/gemv_driver.h"
 
 namespace moerun {
 namespace {
@@ -49,7 +49,7 @@ constexpr int kBatch = 16;  // blocks whose scales one vcvtph2ps zmm converts
 // Activation batches prepared per pass (Q8_0: 1.1 KB each, so ~17 KB of
 // stack); a longer K is done in passes that add into y.
 constexpr int kPassBatches = 16;
-constexpr int kRows = 4;  // weight rows per tile: adjacent rows, so 4 nearby streams
+constexpr int kTileRows = 4;  // weight rows per tile: adjacent rows, so 4 nearby streams
 // Prefetch into L2: the next tile is NR rows (9 KB at K = 4096) ahead, a
 // distance that grows with K, so L1 would be too small for large K. T0 and
 // T1 measured alike on this machine.
@@ -289,28 +289,16 @@ struct Gemv {
     }
   }
 
-  static void gemv(const MatmulArgs& p) {
-    const int64_t nb = p.K / Block::kSize;
-    Act act[kPassBatches];
-    for (int64_t c = 0; c < p.B; ++c) {
-      float* y = tiles::out_row(p, c);
-      const auto* arow = reinterpret_cast<const BlockQ8_0*>(p.a + c * p.a_stride);
-      for (int64_t k0 = 0; k0 < nb; k0 += kPassBatches * kBatch) {
-        const int64_t nblk = std::min<int64_t>(nb - k0, kPassBatches * kBatch);
-        const int64_t nbat = (nblk + kBatch - 1) / kBatch;
-        for (int64_t j = 0; j < nbat; ++j) {
-          const int64_t n = std::min<int64_t>(kBatch, nblk - j * kBatch);
-          const BlockQ8_0* ab = arow + k0 + j * kBatch;
-          if (n == kBatch) {
-            G::prep(ab, act[j]);
-          } else {
-            G::template prep<true>(ab, act[j], static_cast<int>(n));
-          }
-        }
-        int64_t r = 0;
-        for (; r + kRows <= p.N; r += kRows) rows<kRows>(p, r, k0, nblk, act, y, k0 > 0);
-        for (; r < p.N; ++r) rows<1>(p, r, k0, nblk, act, y, k0 > 0);
-      }
+  // gemv_driver.h's interface.
+  using ActBlock = BlockQ8_0;
+  static constexpr int kUnit = kBatch;
+  static constexpr int kPassUnits = kPassBatches;
+  static constexpr int kRows = kTileRows;
+  static void prep(const BlockQ8_0* a, int n, Act& out) {
+    if (n == kBatch) {
+      G::prep(a, out);
+    } else {
+      G::template prep<true>(a, out, n);
     }
   }
 };
@@ -318,9 +306,9 @@ struct Gemv {
 }  // namespace
 
 void fill_avx512_legacy_gemv(KernelTable& t) {
-  t.fmt[format_index(QType::Q4_0)].gemv = Gemv<GQ4_0>::gemv;
-  t.fmt[format_index(QType::Q8_0)].gemv = Gemv<GQ8_0>::gemv;
-  t.fmt[format_index(QType::Q5_0)].gemv = Gemv<GQ5_0>::gemv;
+  t.fmt[format_index(QType::Q4_0)].gemv = tiles::gemv_passes<Gemv<GQ4_0>>;
+  t.fmt[format_index(QType::Q8_0)].gemv = tiles::gemv_passes<Gemv<GQ8_0>>;
+  t.fmt[format_index(QType::Q5_0)].gemv = tiles::gemv_passes<Gemv<GQ5_0>>;
 }
 
 }  // namespace moerun
