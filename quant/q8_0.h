@@ -34,16 +34,7 @@ inline void dequantize_row_q8_0(const void* src, float* dst, int64_t n) {
 inline void quantize_row_q8_0(const float* src, void* dst, int64_t n) {
   auto* b = static_cast<BlockQ8_0*>(dst);
   for (int64_t i = 0; i < n / BlockQ8_0::kSize; ++i, src += BlockQ8_0::kSize) {
-    float amax = 0.0f;
-    for (int j = 0; j < BlockQ8_0::kSize; ++j) {
-      amax = std::fmax(amax, std::fabs(src[j]));
-    }
-    const float d = amax / 127;
-    const float id = d ? 1.0f / d : 0.0f;
-    b[i].d = f32_to_f16(d);
-    for (int j = 0; j < BlockQ8_0::kSize; ++j) {
-      b[i].qs[j] = static_cast<int8_t>(std::round(src[j] * id));
-    }
+    b[i].d = f32_to_f16(quantize_block_q8<false>(src, b[i].qs));
   }
 }
 
@@ -60,15 +51,7 @@ inline void quantize_row_q8_0(const float* src, void* dst, int64_t n) {
 inline void quantize_row_q8_0_act(const float* src, void* dst, int64_t n) {
   auto* b = static_cast<BlockQ8_0*>(dst);
   for (int64_t i = 0; i < n / BlockQ8_0::kSize; ++i, src += BlockQ8_0::kSize) {
-    float amax = 0.0f;
-    for (int j = 0; j < BlockQ8_0::kSize; ++j) {
-      amax = std::fmax(amax, std::fabs(src[j]));
-    }
-    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
-    b[i].d = f32_to_f16(amax / 127);
-    for (int j = 0; j < BlockQ8_0::kSize; ++j) {
-      b[i].qs[j] = static_cast<int8_t>(nearest_int(src[j] * id));
-    }
+    b[i].d = f32_to_f16(quantize_block_q8<true>(src, b[i].qs));
   }
 }
 

@@ -32,6 +32,7 @@
 #include "quant/q4_k.h"
 #include "quant/q8_k.h"
 #include "simd/gemv_driver.h"
+#include "simd/k4_head.h"
 
 namespace moerun {
 namespace {
@@ -56,28 +57,16 @@ inline void prep(const BlockQ8_K& a, Act& o) {
   o.d = a.d;
 }
 
-// Shuffle controls, built once (the same in both 128-bit lanes).
-struct Tables {
-  // Block head bytes: d 0-1, dmin 2-3, scales q[0..11] at 4..15.
-  alignas(32) int8_t low[32] = {};    // [q0..3, q8..11, q4..7, -]: sc0-3, sc4-7 low bits, m0-3
-  alignas(32) int8_t high4[32] = {};  // from head >> 4: q8..11 high nibbles at 12..15 (m4-7 low bits)
-  alignas(32) int8_t top2[32] = {};   // from head >> 2: bits 6-7 of q0..3 at 4..7, of q4..7 at 12..15
-  alignas(32) int8_t keep[32] = {};   // 6 bits for sc0-3/m0-3, 4 for the others
-  alignas(32) int8_t mins16[32] = {}; // m0..7 as int16
+// Head shuffles (k4_head.h) and scale spreads, built once (the same in both
+// 128-bit lanes).
+struct Tables : K4HeadShuffles<2> {
   // Sub-block scales for vpackssdw(dot 2k, dot 2k+1): words 0-3 of each
   // lane come from dot 2k, 4-7 from dot 2k+1.
   alignas(32) int8_t scale16[4][32] = {};
   constexpr Tables() {
-    for (int c = 0; c < 2; ++c) {
-      for (int j = 0; j < 16; ++j) {
-        const int i = 16 * c + j;
-        low[i] = static_cast<int8_t>(j < 4 ? 4 + j : j < 8 ? 8 + j : j < 12 ? j : -128);
-        high4[i] = static_cast<int8_t>(j >= 12 ? j : -128);
-        top2[i] = static_cast<int8_t>(j >= 4 && j < 8 ? j : j >= 12 ? j - 4 : -128);
-        keep[i] = static_cast<int8_t>(j < 4 || (j >= 8 && j < 12) ? 0x3f : 0x0f);
-        mins16[i] = static_cast<int8_t>(j % 2 == 0 ? 8 + j / 2 : -128);
-        for (int k = 0; k < 4; ++k) scale16[k][i] = static_cast<int8_t>(j % 2 == 0 ? 2 * k + j / 8 : -128);
-      }
+    for (int i = 0; i < 32; ++i) {
+      const int j = i % 16;
+      for (int k = 0; k < 4; ++k) scale16[k][i] = static_cast<int8_t>(j % 2 == 0 ? 2 * k + j / 8 : -128);
     }
   }
 };

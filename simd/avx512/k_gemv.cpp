@@ -36,6 +36,7 @@
 #include "quant/q8_k.h"
 #include "simd/avx512/avx512.h"
 #include "simd/gemv_driver.h"
+#include "simd/k4_head.h"
 
 namespace moerun {
 namespace {
@@ -67,27 +68,11 @@ template <int NR>
   }
 }
 
-// Q4_K/Q5_K shuffle controls and permutation indices, built once.
-struct K45Tables {
-  // Block head bytes: d 0-1, dmin 2-3, scales q[0..11] at 4..15.
-  alignas(64) int8_t low[64] = {};     // [q0..3, q8..11, q4..7, -]: sc0-3, sc4-7 low bits, m0-3
-  alignas(64) int8_t high4[64] = {};   // from head >> 4: q8..11 high nibbles at 12..15 (m4-7 low bits)
-  alignas(64) int8_t top2[64] = {};    // from head >> 2: bits 6-7 of q0..3 at 4..7, of q4..7 at 12..15
-  alignas(64) int8_t keep[64] = {};    // 6 bits for sc0-3/m0-3, 4 for the others
-  alignas(64) int8_t mins16[64] = {};  // m0..7 as int16
+// Q4_K/Q5_K head shuffles (k4_head.h) and permutation indices, built once.
+struct K45Tables : K4HeadShuffles<4> {
   alignas(64) int16_t scale_idx[2][2][32] = {};  // [row parity][pair 01 / 23][int16 lane]
   alignas(64) int16_t dmin_idx[32] = {};         // lanes 0-15: dmin of row l/4; 16-19: d of rows 0-3
   constexpr K45Tables() {
-    for (int c = 0; c < 4; ++c) {
-      for (int j = 0; j < 16; ++j) {
-        const int i = 16 * c + j;
-        low[i] = static_cast<int8_t>(j < 4 ? 4 + j : j < 8 ? 8 + j : j < 12 ? j : -128);
-        high4[i] = static_cast<int8_t>(j >= 12 ? j : -128);
-        top2[i] = static_cast<int8_t>(j >= 4 && j < 8 ? j : j >= 12 ? j - 4 : -128);
-        keep[i] = static_cast<int8_t>(j < 4 || (j >= 8 && j < 12) ? 0x3f : 0x0f);
-        mins16[i] = static_cast<int8_t>(j % 2 == 0 ? 8 + j / 2 : -128);
-      }
-    }
     // vpackssdw(dot_a, dot_b) lane l: 128-bit lane c = l / 8; l % 8 < 4
     // comes from dot_a, else dot_b; dot lanes 0-7 hold one sub-block, 8-15
     // the one two further (dot 0: sub-blocks 0 | 2, 1: 1 | 3, 2: 4 | 6, 3: 5 | 7).
