@@ -1,6 +1,7 @@
-// AVX-512 VNNI decode GEMV (one activation row) for Q4_0, Q5_0 and Q8_0 weights
-// x Q8_0 activations, on the standard ggml block layout. GEMM tiles and the
-// single dot stay in q_legacy.cpp; this file replaces only their GEMV.
+// AVX-512 VNNI decode GEMV (one activation row) for Q4_0, Q5_0, Q8_0 weights x
+// Q8_0 activations and Q4_1, Q5_1 x Q8_1, on the standard ggml block layout.
+// GEMM tiles and the single dot stay in q_legacy.cpp; this file replaces
+// only their GEMV.
 //
 // Why a second kernel: decode streams the weights once, so it must process
 // weights as fast as memory delivers them (Q4_0: ~2 weights per byte). The
@@ -35,10 +36,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "quant/q4_0.h"
+#include "quant/q4_1.h"
 #include "quant/q5_0.h"
+#include "quant/q5_1.h"
 #include "quant/q8_0.h"
+#include "quant/q8_1.h"
 #include "simd/avx512/avx512.h"
 #include "simd/gemv_driver.h"
 
@@ -55,16 +60,16 @@ constexpr int kTileRows = 4;  // weight rows per tile: adjacent rows, so 4 nearb
 // T1 measured alike on this machine.
 constexpr auto kPfHint = _MM_HINT_T1;
 
-// Gathers the f16 scale (the first 2 bytes) of 16 consecutive S-byte blocks:
-// each vpermt2w picks the d words out of a 128-byte window. A window never
-// reads past the batch: the last one is moved back to end with it (Q5_0's
-// 22-byte blocks would otherwise read 40 bytes past a row's last batch).
-template <int S>
+// Gathers an f16 field (bytes kOff, kOff + 1: the scale d at 0, Q4_1/Q5_1's
+// min and Q8_1's sum at 2) of 16 consecutive S-byte blocks: each vpermt2w
+// picks the words out of a 128-byte window. A window never reads past the
+// batch: the last one is moved back to end with it (Q5_0's 22-byte blocks
+// would otherwise read 40 bytes past a row's last batch).
+template <int S, int kOff>
 struct ScaleGather {
-  static constexpr int kStride = S / 2;         // block stride in 16-bit words
-  static constexpr int kPer = 63 / kStride + 1;  // blocks whose d lies in one window
+  static constexpr int kPer = (126 - kOff) / S + 1;  // blocks whose field lies in one window
   static constexpr int kWindows = (kBatch + kPer - 1) / kPer;
-  static_assert(S % 2 == 0 && kBatch * S >= 128, "windows start on words, inside the batch");
+  static_assert(S % 2 == 0 && kOff % 2 == 0 && kBatch * S >= 128, "words, windows inside the batch");
   alignas(64) uint16_t idx[kWindows][32] = {};
   int origin[kWindows] = {};  // byte offset of each window in the batch
   uint32_t mask[kWindows] = {};
@@ -72,13 +77,13 @@ struct ScaleGather {
     for (int w = 0; w < kWindows; ++w) origin[w] = std::min(w * kPer * S, kBatch * S - 128);
     for (int j = 0; j < kBatch; ++j) {
       const int w = j / kPer;
-      idx[w][j] = static_cast<uint16_t>((j * S - origin[w]) / 2);
+      idx[w][j] = static_cast<uint16_t>((j * S + kOff - origin[w]) / 2);
       mask[w] |= 1u << j;
     }
   }
 };
-template <int S>
-inline constexpr ScaleGather<S> kScaleGather{};
+template <int S, int kOff>
+inline constexpr ScaleGather<S, kOff> kScaleGather{};
 
 // Bytes [0, n) of p (n may be <= 0 or >= 64); the rest zero, never read.
 inline __m512i load64_upto(const uint8_t* p, int n) {
@@ -86,11 +91,12 @@ inline __m512i load64_upto(const uint8_t* p, int n) {
   return _mm512_maskz_loadu_epi8(k, p);
 }
 
-// The 16 scales of the batch at base, as f32. A partial last batch
-// (kTail) reads only its `bytes`; the missing blocks get d = 0.
-template <int S, bool kTail = false>
+// The 16 f16 fields at kOff of the batch at base (the scales by default),
+// as f32. A partial last batch (kTail) reads only its `bytes`; the missing
+// blocks get 0.
+template <int S, bool kTail = false, int kOff = 0>
 inline __m512 scales16(const uint8_t* base, int bytes = kBatch * S) {
-  constexpr const ScaleGather<S>& g = kScaleGather<S>;
+  constexpr const ScaleGather<S, kOff>& g = kScaleGather<S, kOff>;
   __m256i h = _mm256_setzero_si256();
   for (int w = 0; w < g.kWindows; ++w) {
     const int o = g.origin[w];
@@ -99,8 +105,10 @@ inline __m512 scales16(const uint8_t* base, int bytes = kBatch * S) {
     const __m512i lo = kTail ? load64_upto(q, bytes - o) : _mm512_loadu_si512(q);
     const __m512i hi = kTail ? load64_upto(q + 64, bytes - o - 64) : _mm512_loadu_si512(q + 64);
     const __m512i v = _mm512_permutex2var_epi16(lo, _mm512_load_si512(g.idx[w]), hi);
-    h = w == 0 ? _mm512_castsi512_si256(v)
-               : _mm256_mask_blend_epi16(static_cast<__mmask16>(g.mask[w]), h, _mm512_castsi512_si256(v));
+    // A partial batch blends window 0 too: the lanes of the windows it
+    // skips must read 0 (Q4_1/Q5_1 multiply two gathered vectors).
+    h = w == 0 && !kTail ? _mm512_castsi512_si256(v)
+                         : _mm256_mask_blend_epi16(static_cast<__mmask16>(g.mask[w]), h, _mm512_castsi512_si256(v));
   }
   return _mm512_cvtph_ps(h);
 }
@@ -136,22 +144,28 @@ inline __m256i load32(const void* p, bool valid = true) {
 // 16-31, so the activation is reordered the same way once. Q5_0's fifth bits
 // (qh bit j: element j) go in as two 64-bit byte masks per group, one for the
 // low nibbles and one for the high: 16 bits of each block's qh per lane.
-template <class BlockT, bool kFifth>
+// Q4_1 and Q5_1 (kMin): levels are unsigned as stored, with Q8_1
+// activations; the block's m times the activation block's sum s (both f16
+// fields at byte 2) is added per block, 16 blocks by one fma.
+template <class BlockT, bool kFifth, bool kMin = false>
 struct GQ4 {
   using Block = BlockT;
-  static constexpr int kOffset = kFifth ? 16 : 8;  // u = q + kOffset is unsigned
+  using ActBlock = std::conditional_t<kMin, BlockQ8_1, BlockQ8_0>;
+  static constexpr bool kHasMin = kMin;
+  static constexpr int kOffset = kMin ? 0 : kFifth ? 16 : 8;  // u = q + kOffset is unsigned
   struct Act {
     __m512i lo[4], hi[4];  // activation bytes of elements 0-15 / 16-31 of each block of group g
     __m512i init[4];       // -kOffset * sum(a) per 4-byte lane: the dot's start value
     __m512 d;              // the 16 activation scales
+    __m512 s;              // kMin: the 16 activation sums d * sum(q)
   };
   // The activation's 16 blocks at a (kTail: only the first n exist; the
   // rest read as zeros).
   template <bool kTail = false>
-  static void prep(const BlockQ8_0* a, Act& out, int n = kBatch) {
+  static void prep(const ActBlock* a, Act& out, int n = kBatch) {
     const __m512i off = _mm512_set1_epi8(kOffset);
     for (int g = 0; g < 4; ++g) {
-      const BlockQ8_0* b = a + 4 * g;
+      const ActBlock* b = a + 4 * g;
       __m512i lo = _mm512_castsi128_si512(load16<kTail>(b[0].qs, 4 * g < n));
       __m512i hi = _mm512_castsi128_si512(load16<kTail>(b[0].qs + 16, 4 * g < n));
       for (int k = 1; k < 4; ++k) {
@@ -163,7 +177,9 @@ struct GQ4 {
       const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), off, lo), off, hi);
       out.init[g] = _mm512_sub_epi32(_mm512_setzero_si512(), sum);
     }
-    out.d = scales16<sizeof(BlockQ8_0), kTail>(reinterpret_cast<const uint8_t*>(a), n * sizeof(BlockQ8_0));
+    const auto* bytes = reinterpret_cast<const uint8_t*>(a);
+    out.d = scales16<sizeof(ActBlock), kTail>(bytes, n * sizeof(ActBlock));
+    if constexpr (kMin) out.s = scales16<sizeof(ActBlock), kTail, 2>(bytes, n * sizeof(ActBlock));
   }
   // 4 blocks from w, scaled by sc (16 blocks' d_w * d_a), into acc; kTail:
   // only the first n exist.
@@ -196,11 +212,15 @@ struct GQ4 {
 };
 using GQ4_0 = GQ4<BlockQ4_0, false>;
 using GQ5_0 = GQ4<BlockQ5_0, true>;
+using GQ4_1 = GQ4<BlockQ4_1, false, true>;
+using GQ5_1 = GQ4<BlockQ5_1, true, true>;
 
 // Q8_0: two blocks per zmm in element order; u = q ^ 0x80 = q + 128 is
 // unsigned for vpdpbusd and the 128 * sum(a) it adds is the start value.
 struct GQ8_0 {
   using Block = BlockQ8_0;
+  using ActBlock = BlockQ8_0;
+  static constexpr bool kHasMin = false;
   struct Act {
     __m512i q[8];     // [block 2m | block 2m+1] activation bytes
     __m512i init[8];  // -128 * sum(a) per 4-byte lane
@@ -249,6 +269,9 @@ struct Gemv {
     }
     __m512 sc[NR];
     for (int r = 0; r < NR; ++r) sc[r] = _mm512_mul_ps(scales16<S>(w[r]), a.d);
+    if constexpr (G::kHasMin) {
+      for (int r = 0; r < NR; ++r) acc[r] = _mm512_fmadd_ps(scales16<S, false, 2>(w[r]), a.s, acc[r]);
+    }
     for (int g = 0; g < 4; ++g) {
       for (int r = 0; r < NR; ++r) G::group(reinterpret_cast<const Block*>(w[r]) + 4 * g, a, g, sc[r], acc[r]);
     }
@@ -277,6 +300,9 @@ struct Gemv {
       const Act& a = act[nfull];
       __m512 sc[NR];
       for (int r = 0; r < NR; ++r) sc[r] = _mm512_mul_ps(scales16<S, true>(w[r], tail * S), a.d);
+      if constexpr (G::kHasMin) {
+        for (int r = 0; r < NR; ++r) acc[r] = _mm512_fmadd_ps(scales16<S, true, 2>(w[r], tail * S), a.s, acc[r]);
+      }
       for (int g = 0; 4 * g < tail; ++g) {
         for (int r = 0; r < NR; ++r) {
           G::template group<true>(reinterpret_cast<const Block*>(w[r]) + 4 * g, a, g, sc[r], acc[r], tail - 4 * g);
@@ -290,11 +316,11 @@ struct Gemv {
   }
 
   // gemv_driver.h's interface.
-  using ActBlock = BlockQ8_0;
+  using ActBlock = typename G::ActBlock;
   static constexpr int kUnit = kBatch;
   static constexpr int kPassUnits = kPassBatches;
   static constexpr int kRows = kTileRows;
-  static void prep(const BlockQ8_0* a, int n, Act& out) {
+  static void prep(const ActBlock* a, int n, Act& out) {
     if (n == kBatch) {
       G::prep(a, out);
     } else {
@@ -309,6 +335,8 @@ void fill_avx512_legacy_gemv(KernelTable& t) {
   t.fmt[format_index(QType::Q4_0)].gemv = tiles::gemv_passes<Gemv<GQ4_0>>;
   t.fmt[format_index(QType::Q8_0)].gemv = tiles::gemv_passes<Gemv<GQ8_0>>;
   t.fmt[format_index(QType::Q5_0)].gemv = tiles::gemv_passes<Gemv<GQ5_0>>;
+  t.fmt[format_index(QType::Q4_1)].gemv = tiles::gemv_passes<Gemv<GQ4_1>>;
+  t.fmt[format_index(QType::Q5_1)].gemv = tiles::gemv_passes<Gemv<GQ5_1>>;
 }
 
 }  // namespace moerun
