@@ -139,6 +139,12 @@ inline __m256i load32(const void* p, bool valid = true) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
 
+// [a | b | c | d]. The insert lanes must be immediates, so no loop over
+// them (one that only -O3 unrolls does not build at -O2 or under sanitizers).
+inline __m512i join4(__m128i a, __m128i b, __m128i c, __m128i d) {
+  return _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(a), b, 1), c, 2), d, 3);
+}
+
 // Q4_0 and Q5_0: a group is 4 blocks (128 weights). z = [qs A | qs B | qs C
 // | qs D]; its low nibbles are elements 0-15 of each block, its high nibbles
 // 16-31, so the activation is reordered the same way once. Q5_0's fifth bits
@@ -166,12 +172,9 @@ struct GQ4 {
     const __m512i off = _mm512_set1_epi8(kOffset);
     for (int g = 0; g < 4; ++g) {
       const ActBlock* b = a + 4 * g;
-      __m512i lo = _mm512_castsi128_si512(load16<kTail>(b[0].qs, 4 * g < n));
-      __m512i hi = _mm512_castsi128_si512(load16<kTail>(b[0].qs + 16, 4 * g < n));
-      for (int k = 1; k < 4; ++k) {
-        lo = _mm512_inserti32x4(lo, load16<kTail>(b[k].qs, 4 * g + k < n), k);
-        hi = _mm512_inserti32x4(hi, load16<kTail>(b[k].qs + 16, 4 * g + k < n), k);
-      }
+      auto part = [&](int k, int o) { return load16<kTail>(b[k].qs + o, 4 * g + k < n); };
+      const __m512i lo = join4(part(0, 0), part(1, 0), part(2, 0), part(3, 0));
+      const __m512i hi = join4(part(0, 16), part(1, 16), part(2, 16), part(3, 16));
       out.lo[g] = lo;
       out.hi[g] = hi;
       const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), off, lo), off, hi);
