@@ -1,5 +1,5 @@
-// AVX2 decode GEMV (one activation row) for Q4_K weights x Q8_K
-// activations: the 256-bit port of simd/avx512/q4_k_gemv.cpp. Included by
+// AVX2 decode GEMV (one activation row) for Q4_K and Q5_K weights x Q8_K
+// activations: the 256-bit port of simd/avx512/k_gemv.cpp's K45. Included by
 // simd/avx2/gemv.cpp (vpmaddubsw + vpmaddwd) and simd/avx2_vnni/gemv.cpp
 // (vpdpbusd, vpdpwssd), each its own anonymous namespace. GEMM tiles and the
 // single dot stay in quant_impl.h; this replaces only their GEMV.
@@ -20,6 +20,14 @@
 //     int16: 4 * 15 * 128 < 2^15); vpackssdw joins two sub-blocks and one
 //     vpmaddwd / vpdpwssd applies both scales, whose int16 vector is one
 //     vpshufb of the row's unpacked scales;
+//   - Q5_K: the fifth bit of a 32-byte nibble vector is bit b of qh[l] (b =
+//     2c for the low nibbles of chunk c, 2c + 1 for the high); one 16-bit
+//     shift by 4 - b brings it to bit 4 of every byte (|4 - b| <= 4, so no
+//     byte takes a neighbour's bit 4), and one and + or merge it: 3 uops
+//     per 32 weights, the cheapest AVX2 form found (no vprolvd/vpternlog;
+//     a vpcmpeqb bit expansion needs a shuffle and two more ops). Levels
+//     are <= 31, so a 4-byte lane's dot is <= 4 * 31 * 128 < 2^15, as the
+//     vpackssdw needs;
 //   - the next tile's rows are prefetched, as in q_legacy_gemv_impl.h.
 // The integer sums are exact; only the f32 accumulation order differs from
 // the scalar reference.
@@ -28,8 +36,10 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "quant/q4_k.h"
+#include "quant/q5_k.h"
 #include "quant/q8_k.h"
 #include "simd/gemv_driver.h"
 #include "simd/k4_head.h"
@@ -99,18 +109,42 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// Bit b of every byte moved to bit 4 (the other bits are left over): a
+// 16-bit shift by at most 4 keeps each byte's bit 4 inside its own byte.
+template <int kBit>
+inline __m256i bit_to_4(__m256i x) {
+  if constexpr (kBit < 4) return _mm256_slli_epi16(x, 4 - kBit);
+  if constexpr (kBit > 4) return _mm256_srli_epi16(x, kBit - 4);
+  return x;
+}
+
+// Levels of qs chunk c (sub-blocks 2c: lo, 2c + 1: hi); Q5_K adds the fifth
+// bits from qh.
+template <class Block, int C>
+inline void levels(const Block& b, __m256i& lo, __m256i& hi) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m256i q = ldu(b.qs + 32 * C);
+  lo = _mm256_and_si256(q, m4);
+  hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+  if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    const __m256i qh = ldu(b.qh);
+    lo = _mm256_or_si256(lo, _mm256_and_si256(bit_to_4<2 * C>(qh), bit4));
+    hi = _mm256_or_si256(hi, _mm256_and_si256(bit_to_4<2 * C + 1>(qh), bit4));
+  }
+}
+
 // Rows [r0, r0 + NR) over blocks [k0, k0 + nblk) of the prepared act.
-template <int NR>
+template <class Block, int NR>
 void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
   constexpr int NP = (NR + 1) / 2;  // ymm of block heads
-  const BlockQ4_K* w[NR];
-  for (int r = 0; r < NR; ++r) w[r] = reinterpret_cast<const BlockQ4_K*>(p.w + (r0 + r) * p.w_stride) + k0;
+  const Block* w[NR];
+  for (int r = 0; r < NR; ++r) w[r] = reinterpret_cast<const Block*>(p.w + (r0 + r) * p.w_stride) + k0;
   const size_t pf = r0 + 2 * NR <= p.N ? NR * p.w_stride : 0;
   __m256 acc[NR];
   for (auto& v : acc) v = _mm256_setzero_ps();
   __m256 accm[NP];  // mins term, 128-bit lane h = row 2p + h
   for (auto& v : accm) v = _mm256_setzero_ps();
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
   const __m256i bits45 = _mm256_set1_epi8(0x30);
   const __m256i z = _mm256_setzero_si256();
   for (int64_t i = 0; i < nblk; ++i) {
@@ -120,7 +154,7 @@ void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* 
         const char* q = reinterpret_cast<const char*>(w[r] + i) + pf;
         _mm_prefetch(q, _MM_HINT_T1);
         _mm_prefetch(q + 64, _MM_HINT_T1);
-        _mm_prefetch(q + 128, _MM_HINT_T1);
+        _mm_prefetch(q + 128, _MM_HINT_T1);  // Q5_K's 176 bytes: the next block's first line covers the rest
       }
     }
     // Heads of rows 2p and 2p+1 (zeros past NR: d = dmin = 0).
@@ -149,14 +183,20 @@ void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* 
       accm[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), dmin, accm[j]);
     }
     for (int r = 0; r < NR; ++r) {
-      const __m256i s = _mm256_permute4x64_epi64(scm[r / 2], r % 2 ? 0xEE : 0x44);  // the row's lane, twice
+      const __m256i s = r % 2 ? _mm256_permute4x64_epi64(scm[r / 2], 0xEE)
+                              : _mm256_permute4x64_epi64(scm[r / 2], 0x44);  // the row's lane, twice
       __m256i isum = z;
-      for (int c = 0; c < 4; ++c) {
-        const __m256i q = ldu(w[r][i].qs + 32 * c);
-        const __m256i d0 = dot_u8s8(z, _mm256_and_si256(q, m4), ldu(a.q + 64 * c));
-        const __m256i d1 = dot_u8s8(z, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), ldu(a.q + 64 * c + 32));
-        isum = dot_i16(isum, _mm256_packs_epi32(d0, d1), _mm256_shuffle_epi8(s, ld(kT.scale16[c])));
-      }
+      auto chunk = [&]<int C>() {
+        __m256i lo, hi;
+        levels<Block, C>(w[r][i], lo, hi);
+        const __m256i d0 = dot_u8s8(z, lo, ldu(a.q + 64 * C));
+        const __m256i d1 = dot_u8s8(z, hi, ldu(a.q + 64 * C + 32));
+        isum = dot_i16(isum, _mm256_packs_epi32(d0, d1), _mm256_shuffle_epi8(s, ld(kT.scale16[C])));
+      };
+      chunk.template operator()<0>();
+      chunk.template operator()<1>();
+      chunk.template operator()<2>();
+      chunk.template operator()<3>();
       const __m256 d = _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(4 * (r % 2) + 2 * (r / 2)));
       acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc[r]);
     }
@@ -171,6 +211,7 @@ void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* 
 }
 
 // gemv_driver.h's interface.
+template <class Block>
 struct Kern {
   using ActBlock = BlockQ8_K;
   using Act = q4_k_gemv::Act;
@@ -180,13 +221,16 @@ struct Kern {
   static void prep(const BlockQ8_K* a, int, Act& o) { q4_k_gemv::prep(*a, o); }
   template <int NR>
   static void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
-    q4_k_gemv::rows<NR>(p, r0, k0, nblk, act, y, add);
+    q4_k_gemv::rows<Block, NR>(p, r0, k0, nblk, act, y, add);
   }
 };
 
 }  // namespace q4_k_gemv
 
-void install_q4_k_gemv(KernelTable& t) { t.fmt[format_index(QType::Q4_K)].gemv = tiles::gemv_passes<q4_k_gemv::Kern>; }
+void install_q4_k_gemv(KernelTable& t) {
+  t.fmt[format_index(QType::Q4_K)].gemv = tiles::gemv_passes<q4_k_gemv::Kern<BlockQ4_K>>;
+  t.fmt[format_index(QType::Q5_K)].gemv = tiles::gemv_passes<q4_k_gemv::Kern<BlockQ5_K>>;
+}
 
 }  // namespace
 }  // namespace moerun

@@ -1,4 +1,4 @@
-// AVX2 decode GEMV (one activation row) for Q4_0 and Q8_0 weights x Q8_0
+// AVX2 decode GEMV (one activation row) for Q4_0, Q5_0 and Q8_0 weights x Q8_0
 // activations: the 256-bit port of simd/avx512/q_legacy_gemv.cpp. Included
 // by simd/avx2/gemv.cpp (vpmaddubsw + vpmaddwd) and simd/avx2_vnni/gemv.cpp
 // (vpdpbusd, vpdpwssd), each its own anonymous namespace. GEMM tiles and the
@@ -39,8 +39,11 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <type_traits>
 
 #include "quant/q4_0.h"
+#include "quant/q5_0.h"
 #include "quant/q8_0.h"
 #include "simd/gemv_driver.h"
 
@@ -135,50 +138,109 @@ inline __m256i block_sums(const __m256i (&d)[4], __m256i init) {
 inline __m128i load16(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
-// Q4_0: group g = blocks g and g+4 in one ymm, [qs of g | qs of g+4]; its low
-// nibbles are elements 0-15 of each block, its high nibbles 16-31.
-struct GQ4_0 {
-  using Block = BlockQ4_0;
+// Q4_0 and Q5_0: group g = blocks g and g+4 in one ymm, [qs of g | qs of
+// g+4]; its low nibbles are elements 0-15 of each block, its high nibbles
+// 16-31. Q5_0 (kFifth) also loads each block's first 16 bytes, [d, qh, qs
+// 0-9] (inside the 22-byte block): their d words give the batch's 8 scales
+// by three vpunpckl + one vpermq (the 8-load gather of scales8 cost ~5 uops
+// more), and their qh (bit j: element j) is spread by one vpshufb per
+// nibble vector so that byte j holds the qh byte of bit j % 16 (+ 16 for the
+// high nibbles), tested by vpand + vpcmpeqb against 1 << (j % 8), and 0x10
+// of the result is or-ed in: 5 uops per 32 weights, against 3 for a
+// vpshufb table of 4-bit groups plus the 3 it takes to split qh into them.
+template <class BlockT>
+struct GQ4 {
+  using Block = BlockT;
+  static constexpr bool kFifth = std::is_same_v<BlockT, BlockQ5_0>;
+  static constexpr int kOffset = kFifth ? 16 : 8;  // u = q + kOffset is unsigned
+  static constexpr bool kOwnScales = kFifth;        // batch() reads the row's scales itself
   struct Act {
     __m256i lo[4], hi[4];  // group g: activation bytes of elements 0-15 / 16-31 of blocks g, g+4
-    __m256i init;          // -8 * sum(a) per block (u = q + 8)
+    __m256i init;          // -kOffset * sum(a) per block
     __m256 d;              // activation scales
   };
+  // Per-block sums of the group dots (init + [block 0 .. block 7]). Q4_0's
+  // group lanes fit int16 twice over (16 * 15 * 128 < 2^15), so the tree of
+  // block_sums; Q5_0's 16 * 31 * 128 does not, so its second level is a
+  // vphaddd of int32 (its first: 8 * 31 * 128 < 2^15).
+  static __m256i sums(const __m256i (&d)[4], __m256i init) {
+    if constexpr (kFifth) {
+      const __m256i one = _mm256_set1_epi16(1);
+      const __m256i m01 = _mm256_madd_epi16(_mm256_packs_epi32(d[0], d[1]), one);  // [0 0 1 1 | 4 4 5 5]
+      const __m256i m23 = _mm256_madd_epi16(_mm256_packs_epi32(d[2], d[3]), one);  // [2 2 3 3 | 6 6 7 7]
+      return _mm256_add_epi32(init, _mm256_hadd_epi32(m01, m23));
+    } else {
+      return block_sums(d, init);
+    }
+  }
   // The activation's 8 blocks at a; kTail: only the first n exist, the rest
   // read as zeros.
   template <bool kTail = false>
   static void prep(const BlockQ8_0* a, Act& out, int n = kBatch) {
     const __m256i z = _mm256_setzero_si256();
+    const __m256i off = _mm256_set1_epi8(kOffset);
     __m256i s[4];
     for (int g = 0; g < 4; ++g) {
       const __m256i x = !kTail || g < n ? load32(a[g].qs) : z;
       const __m256i y = !kTail || g + 4 < n ? load32(a[g + 4].qs) : z;
       out.lo[g] = _mm256_permute2x128_si256(x, y, 0x20);
       out.hi[g] = _mm256_permute2x128_si256(x, y, 0x31);
-      s[g] = dot2_nibbles(_mm256_set1_epi8(8), out.lo[g], _mm256_set1_epi8(8), out.hi[g]);
+      s[g] = dot2_nibbles(off, out.lo[g], off, out.hi[g]);  // lanes <= 8 * 16 * 128
     }
     out.init = _mm256_sub_epi32(z, block_sums(s, z));
     out.d = scales8<sizeof(BlockQ8_0), kTail>(reinterpret_cast<const uint8_t*>(a), n * sizeof(BlockQ8_0));
   }
-  // One row's batch at w (kTail: n blocks), scaled by sc, into acc.
+  // One row's batch at w (kTail: n blocks), scaled by sc (kOwnScales: by
+  // the activation scales, times the row's own), into acc.
   template <bool kTail = false>
   static void batch(const uint8_t* w, const Act& a, __m256 sc, __m256& acc, int n = kBatch) {
     const auto* b = reinterpret_cast<const Block*>(w);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    __m256i d[4];
-    for (int g = 0; g < 4; ++g) {
-      __m256i q;
+    // [16 bytes at off of block g | of block g + 4].
+    auto pair = [&](int g, size_t off) {
+      const auto* x = reinterpret_cast<const uint8_t*>(b + g) + off;
+      const auto* y = reinterpret_cast<const uint8_t*>(b + g + 4) + off;
       if constexpr (kTail) {
-        const __m128i x = g < n ? load16(b[g].qs) : _mm_setzero_si128();
-        q = _mm256_inserti128_si256(_mm256_castsi128_si256(x), g + 4 < n ? load16(b[g + 4].qs) : _mm_setzero_si128(), 1);
+        return _mm256_inserti128_si256(_mm256_castsi128_si256(g < n ? load16(x) : _mm_setzero_si128()),
+                                       g + 4 < n ? load16(y) : _mm_setzero_si128(), 1);
       } else {
-        q = _mm256_inserti128_si256(_mm256_castsi128_si256(load16(b[g].qs)), load16(b[g + 4].qs), 1);
+        return _mm256_inserti128_si256(_mm256_castsi128_si256(load16(x)), load16(y), 1);
       }
-      d[g] = dot2_nibbles(_mm256_and_si256(q, m4), a.lo[g], _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), a.hi[g]);
+    };
+    __m256i d[4], head[4];
+    for (int g = 0; g < 4; ++g) {
+      const __m256i q = pair(g, offsetof(Block, qs));
+      __m256i lo = _mm256_and_si256(q, m4);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+      if constexpr (kFifth) {
+        head[g] = pair(g, 0);  // [d | qh | qs 0-9] of blocks g, g + 4
+        const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+        const __m256i bit4 = _mm256_set1_epi8(0x10);
+        auto fifth = [&](__m256i spread) {
+          const __m256i t = _mm256_and_si256(_mm256_shuffle_epi8(head[g], spread), bit);
+          return _mm256_and_si256(_mm256_cmpeq_epi8(t, bit), bit4);
+        };
+        lo = _mm256_or_si256(lo, fifth(_mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                                          0x0303030303030303, 0x0202020202020202)));
+        hi = _mm256_or_si256(hi, fifth(_mm256_set_epi64x(0x0505050505050505, 0x0404040404040404,
+                                                          0x0505050505050505, 0x0404040404040404)));
+      }
+      d[g] = dot2_nibbles(lo, a.lo[g], hi, a.hi[g]);
     }
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(block_sums(d, a.init)), sc, acc);
+    if constexpr (kOwnScales) {
+      // Words [d0 d1 . . | d4 d5 . .], [d2 d3 . . | d6 d7 . .], then
+      // dwords [d0d1 d2d3 . . | d4d5 d6d7 . .]; vpermq joins the lanes' first
+      // qwords. Missing blocks of a partial batch loaded as zeros: d = 0.
+      const __m256i d0145 = _mm256_unpacklo_epi16(head[0], head[1]);
+      const __m256i d2367 = _mm256_unpacklo_epi16(head[2], head[3]);
+      const __m256i dd = _mm256_permute4x64_epi64(_mm256_unpacklo_epi32(d0145, d2367), 0x08);
+      sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(dd)), sc);
+    }
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums(d, a.init)), sc, acc);
   }
 };
+using GQ4_0 = GQ4<BlockQ4_0>;
+using GQ5_0 = GQ4<BlockQ5_0>;
 
 // Q8_0: one block per ymm, in element order.
 struct GQ8_0 {
@@ -230,6 +292,7 @@ struct Gemv {
   using Block = typename G::Block;
   using Act = typename G::Act;
   static constexpr int S = sizeof(Block);
+  static constexpr bool kOwn = requires { requires G::kOwnScales; };
 
   // Rows [r0, r0 + NR), blocks [k0, k0 + nblk) against the prepared act;
   // y[r] = sum (add == false) or y[r] + sum.
@@ -251,14 +314,14 @@ struct Gemv {
         }
       }
       for (int r = 0; r < NR; ++r) {
-        G::batch(w[r], a, _mm256_mul_ps(scales8<S>(w[r]), a.d), acc[r]);
+        G::batch(w[r], a, kOwn ? a.d : _mm256_mul_ps(scales8<S>(w[r]), a.d), acc[r]);
         w[r] += kBatch * S;
       }
     }
     if (const int tail = static_cast<int>(nblk - nfull * kBatch); tail > 0) {
       const Act& a = act[nfull];
       for (int r = 0; r < NR; ++r) {
-        const __m256 sc = _mm256_mul_ps(scales8<S, true>(w[r], tail * S), a.d);
+        const __m256 sc = kOwn ? a.d : _mm256_mul_ps(scales8<S, true>(w[r], tail * S), a.d);
         G::template batch<true>(w[r], a, sc, acc[r], tail);
       }
     }
@@ -286,6 +349,7 @@ struct Gemv {
 
 void install_legacy_gemv(KernelTable& t) {
   t.fmt[format_index(QType::Q4_0)].gemv = tiles::gemv_passes<legacy_gemv::Gemv<legacy_gemv::GQ4_0>>;
+  t.fmt[format_index(QType::Q5_0)].gemv = tiles::gemv_passes<legacy_gemv::Gemv<legacy_gemv::GQ5_0>>;
   t.fmt[format_index(QType::Q8_0)].gemv = tiles::gemv_passes<legacy_gemv::Gemv<legacy_gemv::GQ8_0>>;
 }
 
