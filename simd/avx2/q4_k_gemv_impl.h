@@ -41,6 +41,7 @@
 #include "quant/q4_k.h"
 #include "quant/q5_k.h"
 #include "quant/q8_k.h"
+#include "simd/avx2/vec_ops.h"
 #include "simd/gemv_driver.h"
 #include "simd/k4_head.h"
 
@@ -48,6 +49,8 @@ namespace moerun {
 namespace {
 
 namespace q4_k_gemv {
+
+using namespace avx2_ops;
 
 constexpr int kRows = 4;         // rows per tile: two ymm of block heads
 constexpr int kPassBlocks = 32;  // super-blocks whose activation terms are prepared per pass
@@ -82,32 +85,6 @@ struct Tables : K4HeadShuffles<2> {
 };
 inline constexpr Tables kT{};
 
-inline __m256i ld(const void* p) { return _mm256_load_si256(static_cast<const __m256i*>(p)); }
-inline __m256i ldu(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-
-// acc + sum of 4 u8 x s8 products per int32 lane (pair sums fit int16).
-inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
-#if defined(__AVXVNNI__)
-  return _mm256_dpbusd_avx_epi32(acc, u, s);
-#else
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
-#endif
-}
-// acc + sum of 2 int16 products per int32 lane.
-inline __m256i dot_i16(__m256i acc, __m256i x, __m256i y) {
-#if defined(__AVXVNNI__)
-  return _mm256_dpwssd_avx_epi32(acc, x, y);
-#else
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(x, y));
-#endif
-}
-
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // Bit b of every byte moved to bit 4 (the other bits are left over): a
 // 16-bit shift by at most 4 keeps each byte's bit 4 inside its own byte.

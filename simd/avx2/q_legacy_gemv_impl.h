@@ -45,12 +45,15 @@
 #include "quant/q4_0.h"
 #include "quant/q5_0.h"
 #include "quant/q8_0.h"
+#include "simd/avx2/vec_ops.h"
 #include "simd/gemv_driver.h"
 
 namespace moerun {
 namespace {
 
 namespace legacy_gemv {
+
+using namespace avx2_ops;
 
 constexpr int kBatch = 8;  // blocks per batch: one ymm of f32 scales
 // Batches of activation prepared per pass (Q8_0 VNNI: 544 B each, so ~17 KB
@@ -99,15 +102,6 @@ inline __m256 scales8(const uint8_t* base, int end = kBatch * S) {
   return _mm256_cvtph_ps(h);
 }
 
-// acc + the sum of 4 u8 x s8 products per int32 lane: exact when the pair
-// sums fit int16 (vpmaddubsw saturates), as everywhere below.
-inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
-#if defined(__AVXVNNI__)
-  return _mm256_dpbusd_avx_epi32(acc, u, s);
-#else
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
-#endif
-}
 
 // Two u8 x s8 dots summed: sum(u0 * s0 + u1 * s1) per int32 lane. Plain AVX2
 // adds the int16 pair sums before widening (each |x| <= 2 * 15 * 128).
@@ -280,12 +274,6 @@ struct GQ8_0 {
   }
 };
 
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 template <class G>
 struct Gemv {

@@ -21,25 +21,12 @@
 #include "quant/q8_1.h"
 #include "quant/q8_k.h"
 #include "simd/avx2/avx2.h"
+#include "simd/avx2/vec_ops.h"
 #include "simd/tile_driver.h"
 
 namespace {
 
-// acc + sum of 4 u8 x s8 products per int32 lane.
-inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
-#if defined(__AVXVNNI__)
-  return _mm256_dpbusd_avx_epi32(acc, u, s);
-#else
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
-#endif
-}
-
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using namespace moerun::avx2_ops;
 
 inline __m256i nibbles(const uint8_t* qs) {  // element j low nibble of qs[j], j+16 high
   const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
