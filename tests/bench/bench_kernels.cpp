@@ -102,7 +102,7 @@ bool validate(const Weight& w, const std::vector<float>& x, int64_t B) {
   const FormatTraits& af = format_traits(f.vec_dot_type);
   std::vector<uint8_t> a(row_bytes(af.type, K));
   for (int64_t b = 0; b < B; ++b) {
-    af.quantize(x.data() + b * K, a.data(), K);
+    af.quantize_act(x.data() + b * K, a.data(), K);
     for (int64_t n = 0; n < N; ++n) {
       const float want = f.vec_dot(K, w.view.row(n), a.data());
       if (!(std::fabs(y[b * N + n] - want) <= 1e-3f * (1 + std::fabs(want)))) return false;
