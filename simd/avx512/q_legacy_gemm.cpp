@@ -44,86 +44,16 @@
 #include "quant/q4_0.h"
 #include "quant/q8_0.h"
 #include "simd/avx512/avx512.h"
+#include "simd/avx512/batch16.h"
 #include "simd/tile_driver.h"
 
 namespace moerun {
 namespace {
 
-constexpr int kBatch = 16;       // blocks whose scales one vcvtph2ps zmm converts
 constexpr int kGroups = 4;       // groups of 4 blocks per batch
 constexpr int kPassBatches = 4;  // batches per pass over K: 2048 weights
 constexpr int kCols = 8;         // activation columns per tile (fewer for the rest)
 constexpr int kRows = 2;         // weight rows per tile
-
-// Gathers the f16 scale d (bytes 0-1) of 16 consecutive S-byte blocks: each
-// vpermt2w picks the words out of a 128-byte window; the last window is moved
-// back to end with the batch, never reading past it.
-template <int S>
-struct ScaleGather {
-  static constexpr int kPer = 126 / S + 1;  // blocks whose d lies in one window
-  static constexpr int kWindows = (kBatch + kPer - 1) / kPer;
-  static_assert(S % 2 == 0 && kBatch * S >= 128, "words, windows inside the batch");
-  alignas(64) uint16_t idx[kWindows][32] = {};
-  int origin[kWindows] = {};  // byte offset of each window in the batch
-  uint32_t mask[kWindows] = {};
-  constexpr ScaleGather() {
-    for (int w = 0; w < kWindows; ++w) origin[w] = std::min(w * kPer * S, kBatch * S - 128);
-    for (int j = 0; j < kBatch; ++j) {
-      const int w = j / kPer;
-      idx[w][j] = static_cast<uint16_t>((j * S - origin[w]) / 2);
-      mask[w] |= 1u << j;
-    }
-  }
-};
-template <int S>
-inline constexpr ScaleGather<S> kScaleGather{};
-
-// Bytes [0, n) of p (n may be <= 0 or >= 64); the rest zero, never read.
-inline __m512i load64_upto(const uint8_t* p, int n) {
-  const __mmask64 k = n >= 64 ? ~__mmask64{0} : n <= 0 ? 0 : (__mmask64{1} << n) - 1;
-  return _mm512_maskz_loadu_epi8(k, p);
-}
-
-// The 16 scales of the batch at base as f32; kTail: only its first `bytes`
-// exist, the missing blocks get 0.
-template <int S, bool kTail = false>
-inline __m512 scales16(const uint8_t* base, int bytes = kBatch * S) {
-  constexpr const ScaleGather<S>& g = kScaleGather<S>;
-  __m256i h = _mm256_setzero_si256();
-  for (int w = 0; w < g.kWindows; ++w) {
-    const int o = g.origin[w];
-    if (kTail && o >= bytes) break;
-    const uint8_t* q = base + o;
-    const __m512i lo = kTail ? load64_upto(q, bytes - o) : _mm512_loadu_si512(q);
-    const __m512i hi = kTail ? load64_upto(q + 64, bytes - o - 64) : _mm512_loadu_si512(q + 64);
-    const __m512i v = _mm512_permutex2var_epi16(lo, _mm512_load_si512(g.idx[w]), hi);
-    h = w == 0 ? _mm512_castsi512_si256(v)
-               : _mm256_mask_blend_epi16(static_cast<__mmask16>(g.mask[w]), h, _mm512_castsi512_si256(v));
-  }
-  return _mm512_cvtph_ps(h);
-}
-
-// Lanes 4k..4k+3 <- lane 4g+k: block 4g+k's scale over group g's dot.
-struct LaneIdx {
-  alignas(64) int32_t by4[kGroups][16] = {};
-  constexpr LaneIdx() {
-    for (int l = 0; l < 16; ++l)
-      for (int g = 0; g < kGroups; ++g) by4[g][l] = 4 * g + l / 4;
-  }
-};
-inline constexpr LaneIdx kLaneIdx{};
-
-// 16 bytes at p, or (a block past a partial batch's end) zeros, never read.
-template <bool kTail>
-inline __m128i load16(const void* p, bool valid) {
-  if constexpr (kTail) return _mm_maskz_loadu_epi8(valid ? 0xFFFF : 0, p);
-  return _mm_loadu_si128(static_cast<const __m128i*>(p));
-}
-
-// [a | b | c | d]. The insert lanes must be immediates, so no loop over them.
-inline __m512i join4(__m128i a, __m128i b, __m128i c, __m128i d) {
-  return _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(a), b, 1), c, 2), d, 3);
-}
 
 // One column's batch of 16 activation blocks, prepared for weights whose
 // unsigned levels are u = q + offset.
@@ -136,17 +66,7 @@ struct Act {
 // The 16 blocks at a (kTail: only the first n exist; the rest read as 0).
 template <int kOffset, bool kTail>
 void prep(const BlockQ8_0* a, int n, Act& out) {
-  const __m512i off = _mm512_set1_epi8(static_cast<char>(kOffset));
-  for (int g = 0; g < kGroups; ++g) {
-    const BlockQ8_0* b = a + 4 * g;
-    auto part = [&](int k, int o) { return load16<kTail>(b[k].qs + o, 4 * g + k < n); };
-    const __m512i lo = join4(part(0, 0), part(1, 0), part(2, 0), part(3, 0));
-    const __m512i hi = join4(part(0, 16), part(1, 16), part(2, 16), part(3, 16));
-    out.lo[g] = lo;
-    out.hi[g] = hi;
-    const __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), off, lo), off, hi);
-    out.init[g] = _mm512_sub_epi32(_mm512_setzero_si512(), sum);
-  }
+  for (int g = 0; g < kGroups; ++g) act_group<kTail>(a + 4 * g, n - 4 * g, kOffset, out.lo[g], out.hi[g], out.init[g]);
   const __m512 d = scales16<sizeof(BlockQ8_0), kTail>(reinterpret_cast<const uint8_t*>(a), n * sizeof(BlockQ8_0));
   for (int g = 0; g < kGroups; ++g) out.d[g] = _mm512_permutexvar_ps(_mm512_load_si512(kLaneIdx.by4[g]), d);
 }
