@@ -17,6 +17,10 @@ void embed_tokens(const TensorView& tok_embd, const Batch& batch, float* x) {
   }
 }
 
+void rms_norm_rows(const float* x, const float* norm, float* y, int64_t B, int64_t E, float eps) {
+  for (int64_t b = 0; b < B; ++b) rms_norm(x + b * E, norm, y + b * E, E, eps);
+}
+
 void output_logits(const Batch& batch, const float* x, const float* norm, float eps, const TensorView& output,
                    float* scratch, float* logits) {
   const int64_t E = output.ne[0];

@@ -351,10 +351,10 @@ void DeepSeek2::forward(const Batch& batch, KvCache& kv, float* logits) {
 
   for (int64_t l = 0; l < ds_.n_layer; ++l) {
     const Ds2Layer& L = layers_[l];
-    for (int64_t b = 0; b < B; ++b) rms_norm(x_.data() + b * E, L.attn_norm, h_.data() + b * E, E, eps);
+    rms_norm_rows(x_.data(), L.attn_norm, h_.data(), B, E, eps);
     attention(L, l, batch, kv);
 
-    for (int64_t b = 0; b < B; ++b) rms_norm(x_.data() + b * E, L.ffn_norm, h_.data() + b * E, E, eps);
+    rms_norm_rows(x_.data(), L.ffn_norm, h_.data(), B, E, eps);
     if (!L.moe) {
       swiglu_ffn(L.ffn_gate, L.ffn_up, L.ffn_down, h_.data(), B, tmp_.data(), ffn_);
       add_inplace(x_.data(), tmp_.data(), B * E);

@@ -128,9 +128,7 @@ SynthModel build(Ds2Config c, int64_t layers) {
     m.tensor(b + "attn_output.weight", {H * c.v_head_dim, E}, SynthInit::kNormal);
     m.norm(b + "ffn_norm.weight", E);
     if (l < c.first_k_dense_replace) {
-      m.tensor(b + "ffn_gate.weight", {E, c.intermediate_size}, SynthInit::kNormal);
-      m.tensor(b + "ffn_up.weight", {E, c.intermediate_size}, SynthInit::kNormal);
-      m.tensor(b + "ffn_down.weight", {c.intermediate_size, E}, SynthInit::kNormal);
+      m.swiglu(b, "", E, c.intermediate_size);
       continue;
     }
     const int64_t F = c.moe_intermediate_size;
@@ -138,13 +136,8 @@ SynthModel build(Ds2Config c, int64_t layers) {
     // V3's e_score_correction_bias: of the order of the spread of sigmoid
     // scores, so it changes some selections but not all.
     if (c.sigmoid) m.tensor(b + "exp_probs_b.bias", {NE}, SynthInit::kUniform, 0.1f, false);
-    m.tensor(b + "ffn_gate_exps.weight", {E, F, NE}, SynthInit::kNormal);
-    m.tensor(b + "ffn_up_exps.weight", {E, F, NE}, SynthInit::kNormal);
-    m.tensor(b + "ffn_down_exps.weight", {F, E, NE}, SynthInit::kNormal);
-    const int64_t Fs = F * c.n_shared_experts;
-    m.tensor(b + "ffn_gate_shexp.weight", {E, Fs}, SynthInit::kNormal);
-    m.tensor(b + "ffn_up_shexp.weight", {E, Fs}, SynthInit::kNormal);
-    m.tensor(b + "ffn_down_shexp.weight", {Fs, E}, SynthInit::kNormal);
+    m.swiglu(b, "_exps", E, F, NE);
+    m.swiglu(b, "_shexp", E, F * c.n_shared_experts);
   }
   m.norm("output_norm.weight", E);
   m.tensor("output.weight", {E, c.vocab_size}, SynthInit::kNormal, c.out_gain);

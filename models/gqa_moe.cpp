@@ -260,9 +260,9 @@ void GqaMoe::forward(const Batch& batch, KvCache& kv, float* logits) {
   stats_.clear();
   for (int64_t l = 0; l < hp_.block_count; ++l) {
     const GqaMoeLayer& L = layers_[l];
-    for (int64_t b = 0; b < B; ++b) rms_norm(x_.data() + b * E, L.attn_norm, h_.data() + b * E, E, eps);
+    rms_norm_rows(x_.data(), L.attn_norm, h_.data(), B, E, eps);
     attention(L, l, batch, kv);
-    for (int64_t b = 0; b < B; ++b) rms_norm(x_.data() + b * E, L.ffn_norm, h_.data() + b * E, E, eps);
+    rms_norm_rows(x_.data(), L.ffn_norm, h_.data(), B, E, eps);
     ffn(L, l, B);
   }
   output_logits(batch, x_.data(), out_norm_, eps, output_, h_.data(), logits);

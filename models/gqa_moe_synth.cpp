@@ -86,16 +86,12 @@ SynthModel build(GqaMoeConfig c, int64_t layers) {
     m.tensor(b + "attn_output.weight", {H * hd, E}, SynthInit::kNormal);
     m.norm(b + "ffn_norm.weight", E);
     m.tensor(b + "ffn_gate_inp.weight", {E, NE}, SynthInit::kNormal, c.router_gain, false);
-    m.tensor(b + "ffn_gate_exps.weight", {E, F, NE}, SynthInit::kNormal);
-    m.tensor(b + "ffn_up_exps.weight", {E, F, NE}, SynthInit::kNormal);
-    m.tensor(b + "ffn_down_exps.weight", {F, E, NE}, SynthInit::kNormal);
+    m.swiglu(b, "_exps", E, F, NE);
     if (c.shared_expert_intermediate_size > 0) {
       const int64_t Fs = c.shared_expert_intermediate_size;
       // The shared expert's gate: one logit per token (a 1-D weight, F32).
       m.tensor(b + "ffn_gate_inp_shexp.weight", {E}, SynthInit::kNormal, 2.0f, false);
-      m.tensor(b + "ffn_gate_shexp.weight", {E, Fs}, SynthInit::kNormal);
-      m.tensor(b + "ffn_up_shexp.weight", {E, Fs}, SynthInit::kNormal);
-      m.tensor(b + "ffn_down_shexp.weight", {Fs, E}, SynthInit::kNormal);
+      m.swiglu(b, "_shexp", E, Fs);
     }
   }
   m.norm("output_norm.weight", E);

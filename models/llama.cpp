@@ -121,7 +121,7 @@ void Llama::forward(const Batch& batch, KvCache& kv, float* logits) {
   const GqaShape shape{hp_.head_count, hp_.head_count_kv, hk, hv, 1.0f / std::sqrt(static_cast<float>(hk))};
   for (int64_t l = 0; l < hp_.block_count; ++l) {
     const LlamaLayer& L = layers_[l];
-    for (int64_t b = 0; b < B; ++b) rms_norm(x_.data() + b * E, L.attn_norm, h_.data() + b * E, E, hp_.layer_norm_rms_epsilon);
+    rms_norm_rows(x_.data(), L.attn_norm, h_.data(), B, E, hp_.layer_norm_rms_epsilon);
     matmul(L.wq, h_.data(), E, B, q_.data(), qd);
     matmul(L.wk, h_.data(), E, B, k_.data(), kd);
     matmul(L.wv, h_.data(), E, B, v_.data(), vd);
@@ -134,7 +134,7 @@ void Llama::forward(const Batch& batch, KvCache& kv, float* logits) {
     matmul(L.wo, att_.data(), od, B, tmp_.data(), E);
     add_inplace(x_.data(), tmp_.data(), B * E);
 
-    for (int64_t b = 0; b < B; ++b) rms_norm(x_.data() + b * E, L.ffn_norm, h_.data() + b * E, E, hp_.layer_norm_rms_epsilon);
+    rms_norm_rows(x_.data(), L.ffn_norm, h_.data(), B, E, hp_.layer_norm_rms_epsilon);
     matmul(L.ffn_gate, h_.data(), E, B, g_.data(), F);
     matmul(L.ffn_up, h_.data(), E, B, u_.data(), F);
     silu_mul(g_.data(), u_.data(), g_.data(), B * F);

@@ -61,6 +61,16 @@ struct SynthModel {
   }
   // A norm weight or bias: 1-D, F32.
   void norm(std::string n, int64_t len, float gain = 1.0f) { tensor(std::move(n), {len}, SynthInit::kNorm, gain, false); }
+  // A SwiGLU block E -> F -> E: <prefix>ffn_{gate,up,down}<suffix>.weight,
+  // with n_expert > 0 one slice per expert (3-D, as ffn_*_exps).
+  void swiglu(const std::string& prefix, const std::string& suffix, int64_t E, int64_t F, int64_t n_expert = 0) {
+    auto dims = [&](int64_t in, int64_t out) {
+      return n_expert > 0 ? std::vector<int64_t>{in, out, n_expert} : std::vector<int64_t>{in, out};
+    };
+    tensor(prefix + "ffn_gate" + suffix + ".weight", dims(E, F), SynthInit::kNormal);
+    tensor(prefix + "ffn_up" + suffix + ".weight", dims(E, F), SynthInit::kNormal);
+    tensor(prefix + "ffn_down" + suffix + ".weight", dims(F, E), SynthInit::kNormal);
+  }
   int64_t n_params() const;
 };
 

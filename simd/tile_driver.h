@@ -10,6 +10,7 @@
 //   kGemmRows, kGemmCols: NR x NC for B > 1 (kGemmCols <= 8)
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "simd/dispatch.h"
@@ -33,6 +34,20 @@ template <int NR, int NC>
       for (size_t o = 0; o < len; o += 64) __builtin_prefetch(q + o, 0, 2);  // 2: prefetcht1 on x86
     }
   }
+}
+
+// The tile's NR weight rows from row r0, each advanced by `skip` elements of
+// T (a block type: the blocks before the pass; bytes: their size).
+template <class T, int NR>
+inline void tile_rows(const MatmulArgs& p, int64_t r0, int64_t skip, const T* (&w)[NR]) {
+  for (int r = 0; r < NR; ++r) w[r] = reinterpret_cast<const T*>(p.w + (r0 + r) * p.w_stride) + skip;
+}
+
+// What the kernels prefetch: bytes from a row of this tile to the same row of
+// the next tile (same K position), or 0 when this call has no next tile.
+template <int NR>
+inline size_t next_tile(const MatmulArgs& p, int64_t r0) {
+  return r0 + 2 * NR <= p.N ? NR * p.w_stride : 0;
 }
 
 // Output row of activation row c.

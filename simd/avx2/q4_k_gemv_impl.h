@@ -116,8 +116,7 @@ template <class Block, int NR>
 void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
   constexpr int NP = (NR + 1) / 2;  // ymm of block heads
   const Block* w[NR];
-  for (int r = 0; r < NR; ++r) w[r] = reinterpret_cast<const Block*>(p.w + (r0 + r) * p.w_stride) + k0;
-  const size_t pf = r0 + 2 * NR <= p.N ? NR * p.w_stride : 0;
+  tiles::tile_rows(p, r0, k0, w);
   __m256 acc[NR];
   for (auto& v : acc) v = _mm256_setzero_ps();
   __m256 accm[NP];  // mins term, 128-bit lane h = row 2p + h
@@ -126,14 +125,8 @@ void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* 
   const __m256i z = _mm256_setzero_si256();
   for (int64_t i = 0; i < nblk; ++i) {
     const Act& a = act[i];
-    if (pf != 0) {
-      for (int r = 0; r < NR; ++r) {
-        const char* q = reinterpret_cast<const char*>(w[r] + i) + pf;
-        _mm_prefetch(q, _MM_HINT_T1);
-        _mm_prefetch(q + 64, _MM_HINT_T1);
-        _mm_prefetch(q + 128, _MM_HINT_T1);  // Q5_K's 176 bytes: the next block's first line covers the rest
-      }
-    }
+    // Q5_K's 176 bytes get 3 lines: the next block's first line covers the rest.
+    tiles::prefetch_next_tile<NR, 1>(p, r0, (k0 + i) * sizeof(Block), sizeof(Block));
     // Heads of rows 2p and 2p+1 (zeros past NR: d = dmin = 0).
     __m256i h[NP], scm[NP];
     for (int j = 0; j < NP; ++j) {

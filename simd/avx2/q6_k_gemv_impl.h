@@ -80,8 +80,7 @@ inline constexpr Tables kT{};
 template <int NR>
 void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
   const BlockQ6_K* w[NR];
-  for (int r = 0; r < NR; ++r) w[r] = reinterpret_cast<const BlockQ6_K*>(p.w + (r0 + r) * p.w_stride) + k0;
-  const size_t pf = r0 + 2 * NR <= p.N ? NR * p.w_stride : 0;
+  tiles::tile_rows(p, r0, k0, w);
   __m256 acc[NR];
   for (auto& v : acc) v = _mm256_setzero_ps();
   const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -89,12 +88,7 @@ void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* 
   const __m256i z = _mm256_setzero_si256();
   for (int64_t i = 0; i < nblk; ++i) {
     const Act& a = act[i];
-    if (pf != 0) {
-      for (int r = 0; r < NR; ++r) {
-        const char* q = reinterpret_cast<const char*>(w[r] + i) + pf;
-        for (size_t o = 0; o < sizeof(BlockQ6_K); o += 64) _mm_prefetch(q + o, _MM_HINT_T1);
-      }
-    }
+    tiles::prefetch_next_tile<NR, 1>(p, r0, (k0 + i) * sizeof(BlockQ6_K), sizeof(BlockQ6_K));
     for (int r = 0; r < NR; ++r) {
       const BlockQ6_K& b = w[r][i];
       const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));

@@ -57,16 +57,14 @@ inline __m512i rot_to_bit4(int b_lo, int b_hi) {
   return _mm512_inserti64x4(_mm512_set1_epi32((36 - b_lo) % 32), _mm256_set1_epi32((36 - b_hi) % 32), 1);
 }
 
-// Prefetch into L2 of the bytes [off, off + len) of the next tile's rows.
-// Always inlined: GCC 12 at -O2 and up left it out of line, found it free of
-// side effects, and deleted every call (the GEMV ran without prefetch).
-template <int NR>
-[[gnu::always_inline]] inline void prefetch_rows(const uint8_t* const (&w)[NR], size_t pf, size_t off, size_t len) {
-  if (pf == 0) return;
-  for (int r = 0; r < NR; ++r) {
-    for (size_t o = 0; o < len; o += 64) _mm_prefetch(reinterpret_cast<const char*>(w[r] + pf + off + o), _MM_HINT_T1);
-  }
-}
+// gemv_driver.h's interface, shared by the K-quant GEMVs below: one Q8_K
+// block per prepared unit.
+struct KShape {
+  using ActBlock = BlockQ8_K;
+  static constexpr int kUnit = 1;
+  static constexpr int kPassUnits = kPassBlocks;
+  static constexpr int kRows = kTileRows;
+};
 
 // Q4_K/Q5_K head shuffles (k4_head.h) and permutation indices, built once.
 struct K45Tables : K4HeadShuffles<4> {
@@ -93,7 +91,7 @@ inline constexpr K45Tables kK45Tables{};
 // Q4_K and Q5_K: the same heads (d, dmin, 12 scale bytes) and nibble
 // packing (qs[32c + l]: element 64c + l low, 64c + 32 + l high).
 template <bool kFive>
-struct K45 {
+struct K45 : KShape {
   using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
 
   // The activation of one super-block, in the order the weight nibbles come.
@@ -116,16 +114,10 @@ struct K45 {
 
   static constexpr const K45Tables& kT = kK45Tables;
 
-  // gemv_driver.h's interface.
-  using ActBlock = BlockQ8_K;
-  static constexpr int kUnit = 1;
-  static constexpr int kPassUnits = kPassBlocks;
-  static constexpr int kRows = kTileRows;
   template <int NR>
   static void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
     const uint8_t* w[NR];
-    for (int r = 0; r < NR; ++r) w[r] = p.w + (r0 + r) * p.w_stride + k0 * sizeof(Block);
-    const size_t pf = r0 + 2 * NR <= p.N ? NR * p.w_stride : 0;
+    tiles::tile_rows(p, r0, k0 * sizeof(Block), w);
     __m512 acc[NR];
     for (auto& v : acc) v = _mm512_setzero_ps();
     __m512 accm = _mm512_setzero_ps();  // mins term, 128-bit lane r = row r
@@ -134,7 +126,7 @@ struct K45 {
     for (int64_t i = 0; i < nblk; ++i) {
       const Act& a = act[i];
       const size_t off = i * sizeof(Block);
-      prefetch_rows<NR>(w, pf, off, sizeof(Block));
+      tiles::prefetch_next_tile<NR, 1>(p, r0, k0 * sizeof(Block) + off, sizeof(Block));
       // Heads of the NR blocks, one per 128-bit lane.
       auto head = [&](int r) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r] + off)); };
       __m512i h = _mm512_zextsi128_si512(head(0));
@@ -216,7 +208,7 @@ inline constexpr K6Tables kK6Tables{};
 // its bit pairs 0-1, 2-3, 4-5, 6-7. Levels stay unsigned (0..63); the -32
 // is applied through the activation bsums: sum sc_g (q - 32) a = sum sc_g q a
 // - 32 sum sc_g bsum_g.
-struct K6 {
+struct K6 : KShape {
   using Block = BlockQ6_K;
   struct alignas(64) Act {
     __m512i q[4];   // elements 64v .. 64v + 63
@@ -231,16 +223,10 @@ struct K6 {
   }
   static constexpr const K6Tables& kT = kK6Tables;
 
-  // gemv_driver.h's interface.
-  using ActBlock = BlockQ8_K;
-  static constexpr int kUnit = 1;
-  static constexpr int kPassUnits = kPassBlocks;
-  static constexpr int kRows = kTileRows;
   template <int NR>
   static void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
     const uint8_t* w[NR];
-    for (int r = 0; r < NR; ++r) w[r] = p.w + (r0 + r) * p.w_stride + k0 * sizeof(Block);
-    const size_t pf = r0 + 2 * NR <= p.N ? NR * p.w_stride : 0;
+    tiles::tile_rows(p, r0, k0 * sizeof(Block), w);
     __m512 acc[NR];
     for (auto& v : acc) v = _mm512_setzero_ps();
     const __m512i m4 = _mm512_set1_epi8(0x0F);
@@ -251,7 +237,7 @@ struct K6 {
     for (int64_t i = 0; i < nblk; ++i) {
       const Act& a = act[i];
       const size_t off = i * sizeof(Block);
-      prefetch_rows<NR>(w, pf, off, sizeof(Block));
+      tiles::prefetch_next_tile<NR, 1>(p, r0, k0 * sizeof(Block) + off, sizeof(Block));
       for (int r = 0; r < NR; ++r) {
         const Block& b = *reinterpret_cast<const Block*>(w[r] + off);
         __m512i u[4];

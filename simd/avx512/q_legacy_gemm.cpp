@@ -134,7 +134,7 @@ struct Gemm {
   static void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int64_t nblk, const PassAct* act,
                    bool add) {
     const uint8_t* w[NR];
-    for (int r = 0; r < NR; ++r) w[r] = p.w + (r0 + r) * p.w_stride + k0 * S;
+    tiles::tile_rows(p, r0, k0 * S, w);
     __m512 acc[NR][NC];
     for (auto& row : acc)
       for (auto& v : row) v = _mm512_setzero_ps();

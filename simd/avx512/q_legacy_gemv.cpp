@@ -190,14 +190,14 @@ struct Gemv {
   template <int NR>
   static void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
     const uint8_t* w[NR];
-    for (int r = 0; r < NR; ++r) w[r] = p.w + (r0 + r) * p.w_stride + k0 * S;
+    tiles::tile_rows(p, r0, k0 * S, w);
     __m512 acc[NR];
     for (auto& v : acc) v = _mm512_setzero_ps();
     const int64_t nfull = nblk / kBatch;
     // Software prefetch of the next tile's rows at the same K position
     // (when this call has a next tile): the hardware prefetcher alone left
     // too few lines in flight per core.
-    const size_t pf = r0 + 2 * NR <= p.N ? NR * p.w_stride : 0;
+    const size_t pf = tiles::next_tile<NR>(p, r0);
     for (int64_t b = 0; b < nfull; ++b) {
       batch<NR>(w, act[b], acc, pf);
       for (auto& q : w) q += kBatch * S;
