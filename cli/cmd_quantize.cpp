@@ -37,18 +37,6 @@ bool quantizable(const GgufTensor& t) {
   return true;
 }
 
-QType fallback(QType target, int64_t row) {
-  if (row % format_traits(target).block_size == 0) return target;
-  QType alt = target;
-  switch (target) {
-    case QType::Q4_K: alt = QType::Q5_0; break;
-    case QType::Q5_K: alt = QType::Q5_1; break;
-    case QType::Q6_K: alt = QType::Q8_0; break;
-    default: break;
-  }
-  return row % format_traits(alt).block_size == 0 ? alt : QType::F16;
-}
-
 // llama_ftype value recorded in general.file_type (llama.h).
 int file_type_of(QType t) {
   switch (t) {
@@ -89,7 +77,7 @@ void run_quantize(const QuantizeOptions& o) {
     const QType src = static_cast<QType>(t.type);
     QType dst = src;
     if (quantizable(t)) {
-      dst = fallback(target->type, t.ne[0]);
+      dst = fallback_type(target->type, t.ne[0]);
       if (dst != target->type) {
         ++n_fallback;
         std::fprintf(stderr, "quantize: %s: row length %lld is not a multiple of %lld (%s): using %s\n",

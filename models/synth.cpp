@@ -179,16 +179,7 @@ int64_t synth_vocab_min_size() { return kSpecialAndBytes + 1; }
 
 QType synth_tensor_type(const SynthTensor& t, QType type) {
   if (!t.quantize || t.ne.size() < 2) return QType::F32;
-  const int64_t row = t.ne[0];
-  if (row % format_traits(type).block_size == 0) return type;
-  QType alt = type;
-  switch (type) {
-    case QType::Q4_K: alt = QType::Q5_0; break;
-    case QType::Q5_K: alt = QType::Q5_1; break;
-    case QType::Q6_K: alt = QType::Q8_0; break;
-    default: break;
-  }
-  return row % format_traits(alt).block_size == 0 ? alt : QType::F16;
+  return fallback_type(type, t.ne[0]);
 }
 
 uint64_t write_synth(const SynthModel& m, QType type, uint64_t seed, const std::string& path,

@@ -80,6 +80,18 @@ const FormatTraits* all_formats(size_t* count) {
   return kFormats;
 }
 
+QType fallback_type(QType target, int64_t row) {
+  if (row % format_traits(target).block_size == 0) return target;
+  QType alt = target;
+  switch (target) {
+    case QType::Q4_K: alt = QType::Q5_0; break;
+    case QType::Q5_K: alt = QType::Q5_1; break;
+    case QType::Q6_K: alt = QType::Q8_0; break;
+    default: break;
+  }
+  return row % format_traits(alt).block_size == 0 ? alt : QType::F16;
+}
+
 size_t row_bytes(QType t, int64_t n) {
   const FormatTraits& f = format_traits(t);
   return static_cast<size_t>(n / f.block_size) * f.block_bytes;

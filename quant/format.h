@@ -43,6 +43,12 @@ const FormatTraits* find_format(uint32_t ggml_id);
 const FormatTraits* find_format(std::string_view name);
 // Traits of a known format (QType values always exist in the table).
 const FormatTraits& format_traits(QType t);
+
+// The type a row of `row` elements is written in when `target` is asked for:
+// target when the row is a whole number of its blocks, else llama.cpp's
+// quantizer fallback (q4_k -> q5_0, q5_k -> q5_1, q6_k -> q8_0), else f16.
+QType fallback_type(QType target, int64_t row);
+
 // Every registered format, in formats.def order.
 const FormatTraits* all_formats(size_t* count);
 
