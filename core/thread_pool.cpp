@@ -167,8 +167,8 @@ class Pool {
   std::atomic<int> limit_{0};
 };
 
-std::mutex g_config;
-int g_threads = 0;  // 0: not set yet
+std::mutex g_config;  // guards g_pool's replacement
+std::atomic<int> g_threads{0};  // 0: not set yet
 std::unique_ptr<Pool> g_pool;
 
 Pool* pool_for(int n) {
@@ -182,15 +182,17 @@ Pool* pool_for(int n) {
 
 }  // namespace
 
-void set_threads(int n) {
-  std::lock_guard<std::mutex> lock(g_config);
-  g_threads = std::max(1, n);
-}
+void set_threads(int n) { g_threads.store(std::max(1, n)); }
 
+// Read on every matmul: an atomic, not the pool's lock.
 int threads() {
-  std::lock_guard<std::mutex> lock(g_config);
-  if (g_threads == 0) g_threads = std::max(1, omp_get_max_threads());
-  return g_threads;
+  int t = g_threads.load(std::memory_order_relaxed);
+  if (t == 0) {
+    int unset = 0;
+    g_threads.compare_exchange_strong(unset, std::max(1, omp_get_max_threads()));
+    t = g_threads.load();
+  }
+  return t;
 }
 
 bool in_parallel() { return t_in_parallel; }
@@ -199,13 +201,14 @@ namespace detail {
 
 void parallel_for(int64_t n, int max_threads, ItemFn fn, void* ctx) {
   if (n <= 0) return;
-  const int t = static_cast<int>(std::min<int64_t>({max_threads > 0 ? max_threads : threads(), threads(), n}));
+  const int all = threads();
+  const int t = static_cast<int>(std::min<int64_t>({max_threads > 0 ? max_threads : all, all, n}));
   if (t <= 1 || t_in_parallel || n >= int64_t{kClosed}) {
     // Serially; a single item may still run nested parallel_fors.
     for (int64_t i = 0; i < n; ++i) fn(ctx, i);
     return;
   }
-  pool_for(threads())->run(n, t, fn, ctx);
+  pool_for(all)->run(n, t, fn, ctx);
 }
 
 }  // namespace detail
