@@ -13,8 +13,8 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/generate.h"
+#include "core/compute/thread_pool.h"
 #include "core/error.h"
-#include "core/thread_pool.h"
 #include "simd/dispatch.h"
 
 namespace moerun::cli {

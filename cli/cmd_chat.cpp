@@ -15,7 +15,7 @@
 #include "cli/common.h"
 #include "cli/generate.h"
 #include "cli/sampling_options.h"
-#include "core/chat_template.h"
+#include "core/chat/chat_template.h"
 #include "core/error.h"
 
 namespace moerun::cli {

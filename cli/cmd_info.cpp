@@ -7,8 +7,8 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/compute/thread_pool.h"
 #include "core/error.h"
-#include "core/thread_pool.h"
 #include "quant/format.h"
 #include "simd/dispatch.h"
 

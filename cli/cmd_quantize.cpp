@@ -12,7 +12,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
-#include "core/gguf_writer.h"
+#include "core/gguf/gguf_writer.h"
 #include "quant/format.h"
 
 namespace moerun::cli {

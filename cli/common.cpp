@@ -10,8 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/compute/thread_pool.h"
 #include "core/error.h"
-#include "core/thread_pool.h"
 
 namespace moerun::cli {
 

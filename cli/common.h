@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/engine.h"
-#include "core/gguf.h"
+#include "core/compute/engine.h"
+#include "core/gguf/gguf.h"
 
 namespace moerun::cli {
 

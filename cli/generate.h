@@ -6,8 +6,8 @@
 #include <functional>
 #include <vector>
 
-#include "core/engine.h"
-#include "core/sampler.h"
+#include "core/compute/engine.h"
+#include "core/compute/sampler.h"
 
 namespace moerun::cli {
 

@@ -3,7 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "core/sampler.h"
+#include "core/compute/sampler.h"
 
 namespace moerun::cli {
 

@@ -7,8 +7,8 @@
 #include <initializer_list>
 #include <string>
 
-#include "core/gguf.h"
-#include "core/tensor.h"
+#include "core/gguf/gguf.h"
+#include "core/gguf/tensor.h"
 
 namespace moerun {
 

@@ -2,8 +2,8 @@
 
 #include <string>
 
+#include "core/compute/matmul.h"
 #include "core/error.h"
-#include "core/matmul.h"
 #include "simd/float_ops.h"
 
 namespace moerun {

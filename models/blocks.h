@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "core/batch.h"
-#include "core/tensor.h"
+#include "core/compute/batch.h"
+#include "core/gguf/tensor.h"
 
 namespace moerun {
 

@@ -11,16 +11,16 @@
 #include <memory>
 #include <vector>
 
-#include "core/attention.h"
+#include "core/compute/attention.h"
+#include "core/compute/ffn.h"
+#include "core/compute/matmul.h"
+#include "core/compute/mla.h"
+#include "core/compute/model.h"
+#include "core/compute/moe.h"
 #include "core/error.h"
-#include "core/ffn.h"
-#include "core/matmul.h"
-#include "core/mla.h"
-#include "core/moe.h"
 #include "models/binder.h"
 #include "models/blocks.h"
 #include "models/hparams.h"
-#include "models/model.h"
 #include "simd/float_ops.h"
 
 namespace moerun {

@@ -5,7 +5,7 @@
 //
 // The block: RMSNorm -> q/k/v (+ biases if present) -> [Qwen3: RMSNorm of
 // each q and k head] -> RoPE -> GQA -> output; RMSNorm -> router -> top-k
-// experts (core/moe: only the chosen experts are computed) [+ qwen2moe's
+// experts (core/compute/moe: only the chosen experts are computed) [+ qwen2moe's
 // shared expert scaled by sigmoid(w · x)]. What differs per architecture is
 // data, in kArchs below; the conventions follow llama.cpp's
 // src/models/{qwen3moe,qwen2moe,llama}.cpp.
@@ -14,15 +14,15 @@
 #include <string_view>
 #include <vector>
 
-#include "core/attention.h"
+#include "core/compute/attention.h"
+#include "core/compute/ffn.h"
+#include "core/compute/matmul.h"
+#include "core/compute/model.h"
+#include "core/compute/moe.h"
 #include "core/error.h"
-#include "core/ffn.h"
-#include "core/matmul.h"
-#include "core/moe.h"
 #include "models/binder.h"
 #include "models/blocks.h"
 #include "models/hparams.h"
-#include "models/model.h"
 #include "simd/float_ops.h"
 
 namespace moerun {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/gguf.h"
+#include "core/gguf/gguf.h"
 #include "simd/float_ops.h"
 
 namespace moerun {

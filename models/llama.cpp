@@ -6,13 +6,13 @@
 #include <memory>
 #include <vector>
 
-#include "core/attention.h"
+#include "core/compute/attention.h"
+#include "core/compute/matmul.h"
+#include "core/compute/model.h"
 #include "core/error.h"
-#include "core/matmul.h"
 #include "models/binder.h"
 #include "models/blocks.h"
 #include "models/hparams.h"
-#include "models/model.h"
 #include "simd/float_ops.h"
 
 namespace moerun {

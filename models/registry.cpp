@@ -1,8 +1,8 @@
 // Expands archs.def into the lookup from general.architecture to factory.
 #include <string_view>
 
+#include "core/compute/model.h"
 #include "core/error.h"
-#include "models/model.h"
 
 namespace moerun {
 

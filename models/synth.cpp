@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "core/error.h"
-#include "core/gguf_writer.h"
+#include "core/gguf/gguf_writer.h"
 
 namespace moerun {
 

@@ -4,7 +4,7 @@
 // MOERUN_ISA=scalar|avx2|avx2_vnni|avx512|neon|neon_dotprod forces one.
 // Owns: ISA detection, the table and its fallback rule (a row lacking a
 // kernel inherits its parent's, see isa_list.def). Does not own the kernels
-// (simd/<isa>/) or threading (core/matmul.cpp splits rows over threads).
+// (simd/<isa>/) or threading (core/compute/matmul.cpp splits rows over threads).
 #pragma once
 
 #include <cstddef>

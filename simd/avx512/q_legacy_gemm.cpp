@@ -22,7 +22,7 @@
 //     column and 128 weights, 2 vpdpbusd + cvt + mul + fma;
 //   - a tile is kRows rows x kCols columns: 16 accumulators leave room for
 //     the unpacked group, its lane scales and the products in 32 zmm;
-//   - core/matmul.cpp hands a thread 64 rows at a time, so a pass of those
+//   - core/compute/matmul.cpp hands a thread 64 rows at a time, so a pass of those
 //     rows (64 x 2048 weights: 72 KB of Q4_0, 139 KB of Q8_0) stays in L2
 //     while every column group goes over it, and the activation of one
 //     group (8 columns x 2048: 32 KB) stays in L1.

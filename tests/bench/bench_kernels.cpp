@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "core/matmul.h"
-#include "core/thread_pool.h"
+#include "core/compute/matmul.h"
+#include "core/compute/thread_pool.h"
 #include "simd/dispatch.h"
 
 namespace {

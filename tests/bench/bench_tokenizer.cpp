@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/gguf.h"
-#include "core/tokenizer.h"
-#include "core/tokenizer_json.h"
+#include "core/gguf/gguf.h"
+#include "core/text/tokenizer.h"
+#include "core/text/tokenizer_json.h"
 
 namespace fs = std::filesystem;
 using namespace moerun;

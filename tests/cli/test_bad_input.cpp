@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "core/gguf.h"
-#include "core/gguf_writer.h"
+#include "core/gguf/gguf.h"
+#include "core/gguf/gguf_writer.h"
 #include "tests/cli/cli_runner.h"
 
 namespace fs = std::filesystem;

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "core/engine.h"
-#include "core/gguf_writer.h"
+#include "core/compute/engine.h"
+#include "core/gguf/gguf_writer.h"
 
 namespace fs = std::filesystem;
 using namespace moerun;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/engine.h"
+#include "core/compute/engine.h"
 
 using namespace moerun;
 

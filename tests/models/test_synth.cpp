@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "core/compute/kv_cache.h"
+#include "core/compute/model.h"
 #include "core/error.h"
-#include "core/gguf.h"
-#include "core/kv_cache.h"
-#include "models/model.h"
+#include "core/gguf/gguf.h"
 #include "models/synth.h"
 
 namespace fs = std::filesystem;

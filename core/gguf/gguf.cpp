@@ -1,0 +1,480 @@
+// GGUF v3 reader: map, walk, check. Every read goes through Cursor, which
+// knows how many bytes remain, so a truncated or hostile file ends in an
+// Error naming the file and the key or tensor being read, never a wild read.
+#include "core/gguf/gguf.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <unordered_set>
+
+#include "core/error.h"
+#include "quant/format.h"
+
+namespace moerun {
+
+namespace {
+
+// Metadata nesting deeper than this is not produced by any converter; the
+// limit keeps a hostile file from recursing the stack away.
+constexpr int kMaxArrayDepth = 8;
+constexpr uint32_t kMaxDims = 4;  // GGML_MAX_DIMS
+
+size_t scalar_size(GgufType t) {
+  switch (t) {
+    case GgufType::kU8: case GgufType::kI8: case GgufType::kBool: return 1;
+    case GgufType::kU16: case GgufType::kI16: return 2;
+    case GgufType::kU32: case GgufType::kI32: case GgufType::kF32: return 4;
+    case GgufType::kU64: case GgufType::kI64: case GgufType::kF64: return 8;
+    case GgufType::kString: case GgufType::kArray: return 0;
+  }
+  return 0;
+}
+
+bool valid_type(uint32_t t) { return t <= static_cast<uint32_t>(GgufType::kF64); }
+
+std::string errno_text() { return std::strerror(errno); }
+
+// Bounds-checked little-endian reader over [pos, end).
+class Cursor {
+ public:
+  Cursor(const std::string& path, const uint8_t* base, uint64_t size)
+      : path_(path), base_(base), size_(size) {}
+
+  uint64_t pos() const { return pos_; }
+  uint64_t remaining() const { return size_ - pos_; }
+  void set_context(std::string ctx) { ctx_ = std::move(ctx); }
+
+  [[noreturn]] void fail_here(const std::string& what) const {
+    std::string msg = path_ + ": " + what + " at offset " + std::to_string(pos_);
+    if (!ctx_.empty()) msg += " (" + ctx_ + ")";
+    fail(msg);
+  }
+
+  const uint8_t* take(uint64_t n, const char* what) {
+    if (n > remaining()) {
+      fail_here(std::string("truncated file: ") + what + " needs " + std::to_string(n) +
+                " bytes, " + std::to_string(remaining()) + " left");
+    }
+    const uint8_t* p = base_ + pos_;
+    pos_ += n;
+    return p;
+  }
+
+  template <typename T>
+  T read(const char* what) {
+    T v;
+    std::memcpy(&v, take(sizeof(T), what), sizeof(T));
+    return v;
+  }
+
+  std::string_view read_string(const char* what) {
+    const uint64_t len = read<uint64_t>(what);
+    const uint8_t* p = take(len, what);
+    return {reinterpret_cast<const char*>(p), static_cast<size_t>(len)};
+  }
+
+ private:
+  const std::string& path_;
+  const uint8_t* base_;
+  uint64_t size_;
+  uint64_t pos_ = 0;
+  std::string ctx_;
+};
+
+void read_value(Cursor& cur, GgufType type, GgufValue& out, int depth);
+
+void read_array(Cursor& cur, GgufValue& out, int depth) {
+  if (depth >= kMaxArrayDepth) cur.fail_here("arrays nested deeper than " + std::to_string(kMaxArrayDepth));
+  const uint32_t et = cur.read<uint32_t>("array element type");
+  if (!valid_type(et)) cur.fail_here("unknown array element type " + std::to_string(et));
+  out.elem_type = static_cast<GgufType>(et);
+  out.count = cur.read<uint64_t>("array length");
+  if (out.elem_type == GgufType::kString) {
+    // Each string takes at least its 8-byte length: reject counts that cannot
+    // fit before reserving memory for them.
+    if (out.count > cur.remaining() / 8) cur.fail_here("truncated or corrupt file: array of " + std::to_string(out.count) + " strings cannot fit in the bytes left");
+    out.strs.reserve(out.count);
+    for (uint64_t k = 0; k < out.count; ++k) out.strs.push_back(cur.read_string("array string"));
+  } else if (out.elem_type == GgufType::kArray) {
+    if (out.count > cur.remaining() / 12) cur.fail_here("truncated or corrupt file: array of " + std::to_string(out.count) + " arrays cannot fit in the bytes left");
+    out.items.resize(out.count);
+    for (uint64_t k = 0; k < out.count; ++k) read_value(cur, GgufType::kArray, out.items[k], depth + 1);
+  } else {
+    const size_t es = scalar_size(out.elem_type);
+    if (out.count > cur.remaining() / es) cur.fail_here("truncated or corrupt file: array of " + std::to_string(out.count) + " elements cannot fit in the bytes left");
+    out.raw = cur.take(out.count * es, "array data");
+  }
+}
+
+void read_value(Cursor& cur, GgufType type, GgufValue& out, int depth) {
+  out.type = type;
+  switch (type) {
+    case GgufType::kU8: out.u = cur.read<uint8_t>("u8 value"); break;
+    case GgufType::kI8: out.i = cur.read<int8_t>("i8 value"); break;
+    case GgufType::kU16: out.u = cur.read<uint16_t>("u16 value"); break;
+    case GgufType::kI16: out.i = cur.read<int16_t>("i16 value"); break;
+    case GgufType::kU32: out.u = cur.read<uint32_t>("u32 value"); break;
+    case GgufType::kI32: out.i = cur.read<int32_t>("i32 value"); break;
+    case GgufType::kU64: out.u = cur.read<uint64_t>("u64 value"); break;
+    case GgufType::kI64: out.i = cur.read<int64_t>("i64 value"); break;
+    case GgufType::kF32: out.f = cur.read<float>("f32 value"); break;
+    case GgufType::kF64: out.f = cur.read<double>("f64 value"); break;
+    case GgufType::kBool: {
+      const uint8_t b = cur.read<uint8_t>("bool value");
+      if (b > 1) cur.fail_here("bool value " + std::to_string(b) + " is neither 0 nor 1");
+      out.u = b;
+      break;
+    }
+    case GgufType::kString: out.str = cur.read_string("string value"); break;
+    case GgufType::kArray: read_array(cur, out, depth); break;
+  }
+}
+
+}  // namespace
+
+const char* gguf_type_name(GgufType t) {
+  switch (t) {
+    case GgufType::kU8: return "u8";
+    case GgufType::kI8: return "i8";
+    case GgufType::kU16: return "u16";
+    case GgufType::kI16: return "i16";
+    case GgufType::kU32: return "u32";
+    case GgufType::kI32: return "i32";
+    case GgufType::kF32: return "f32";
+    case GgufType::kBool: return "bool";
+    case GgufType::kString: return "string";
+    case GgufType::kArray: return "array";
+    case GgufType::kU64: return "u64";
+    case GgufType::kI64: return "i64";
+    case GgufType::kF64: return "f64";
+  }
+  return "?";
+}
+
+bool GgufValue::is_integer() const {
+  switch (type) {
+    case GgufType::kU8: case GgufType::kI8: case GgufType::kU16: case GgufType::kI16:
+    case GgufType::kU32: case GgufType::kI32: case GgufType::kU64: case GgufType::kI64:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool GgufValue::is_numeric_array() const {
+  return type == GgufType::kArray && elem_type != GgufType::kString && elem_type != GgufType::kArray;
+}
+
+int64_t GgufValue::array_int(uint64_t idx) const {
+  const uint8_t* p = raw + idx * scalar_size(elem_type);
+  switch (elem_type) {
+    case GgufType::kU8: case GgufType::kBool: return *p;
+    case GgufType::kI8: return static_cast<int8_t>(*p);
+    case GgufType::kU16: { uint16_t v; std::memcpy(&v, p, 2); return v; }
+    case GgufType::kI16: { int16_t v; std::memcpy(&v, p, 2); return v; }
+    case GgufType::kU32: { uint32_t v; std::memcpy(&v, p, 4); return v; }
+    case GgufType::kI32: { int32_t v; std::memcpy(&v, p, 4); return v; }
+    case GgufType::kU64: { uint64_t v; std::memcpy(&v, p, 8); return static_cast<int64_t>(v); }
+    case GgufType::kI64: { int64_t v; std::memcpy(&v, p, 8); return v; }
+    case GgufType::kF32: { float v; std::memcpy(&v, p, 4); return static_cast<int64_t>(v); }
+    case GgufType::kF64: { double v; std::memcpy(&v, p, 8); return static_cast<int64_t>(v); }
+    default: return 0;
+  }
+}
+
+double GgufValue::array_float(uint64_t idx) const {
+  const uint8_t* p = raw + idx * scalar_size(elem_type);
+  switch (elem_type) {
+    case GgufType::kF32: { float v; std::memcpy(&v, p, 4); return v; }
+    case GgufType::kF64: { double v; std::memcpy(&v, p, 8); return v; }
+    default: return static_cast<double>(array_int(idx));
+  }
+}
+
+std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode) {
+  std::unique_ptr<GgufFile> f(new GgufFile());
+  f->path_ = path;
+  f->mode_ = mode;
+
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(path + ": cannot open: " + errno_text());
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    const std::string e = errno_text();
+    ::close(fd);
+    fail(path + ": cannot stat: " + e);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(path + ": not a regular file");
+  }
+  f->size_ = static_cast<uint64_t>(st.st_size);
+  if (f->size_ < 8) {
+    ::close(fd);
+    fail(path + ": truncated file: " + std::to_string(f->size_) + " bytes is shorter than a GGUF header");
+  }
+
+  if (mode == LoadMode::kNoMmap) {
+    // 64-byte alignment so tensor data (aligned within the file) stays aligned.
+    const size_t cap = (f->size_ + 63) & ~size_t{63};
+    void* mem = std::aligned_alloc(64, cap);
+    if (mem == nullptr) {
+      ::close(fd);
+      fail_runtime(path + ": cannot allocate " + std::to_string(f->size_) + " bytes to read the file");
+    }
+    f->owned_.reset(static_cast<uint8_t*>(mem));
+    uint64_t done = 0;
+    while (done < f->size_) {
+      const ssize_t r = ::read(fd, f->owned_.get() + done, f->size_ - done);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        const std::string e = r < 0 ? errno_text() : "unexpected end of file";
+        ::close(fd);
+        fail(path + ": read failed: " + e);
+      }
+      done += static_cast<uint64_t>(r);
+    }
+    f->base_ = f->owned_.get();
+  } else {
+    int flags = MAP_PRIVATE;
+    if (mode == LoadMode::kMlock) flags |= MAP_POPULATE;
+    void* p = ::mmap(nullptr, f->size_, PROT_READ, flags, fd, 0);
+    if (p == MAP_FAILED) {
+      const std::string e = errno_text();
+      ::close(fd);
+      fail_runtime(path + ": mmap failed: " + e);
+    }
+    f->base_ = static_cast<const uint8_t*>(p);
+    f->mapped_ = true;
+    if (mode == LoadMode::kMlock && ::mlock(p, f->size_) != 0) {
+      const std::string e = errno_text();
+      ::close(fd);
+      fail_runtime(path + ": mlock of " + std::to_string(f->size_) + " bytes failed: " + e +
+                   " (raise the memlock limit or drop --mlock)");
+    }
+  }
+  ::close(fd);
+  f->parse();
+  return f;
+}
+
+void GgufFile::FreeDeleter::operator()(uint8_t* p) const { std::free(p); }
+
+GgufFile::~GgufFile() {
+  if (mapped_ && base_ != nullptr) ::munmap(const_cast<uint8_t*>(base_), size_);
+}
+
+void GgufFile::parse() {
+  Cursor cur(path_, base_, size_);
+  const uint8_t* magic = cur.take(4, "magic");
+  if (std::memcmp(magic, "GGUF", 4) != 0) {
+    fail(path_ + ": not a GGUF file (magic bytes are not 'GGUF')");
+  }
+  version_ = cur.read<uint32_t>("version");
+  // v2 and v3 share the little-endian layout (v3 only added big-endian files,
+  // which announce themselves as a byte-swapped version number).
+  if (version_ != 2 && version_ != 3) {
+    fail(path_ + ": unsupported GGUF version " + std::to_string(version_) + " (moerun reads versions 2 and 3)");
+  }
+  const uint64_t n_tensors = cur.read<uint64_t>("tensor count");
+  const uint64_t n_kv = cur.read<uint64_t>("metadata count");
+  // A key/value takes at least 8 (key length) + 4 (type) + 1 bytes, a tensor
+  // info at least 8 + 4 + 4 + 8 bytes: counts beyond that are lies.
+  if (n_kv > cur.remaining() / 13) fail(path_ + ": truncated or corrupt file: metadata count " + std::to_string(n_kv) + " cannot fit in the file");
+  if (n_tensors > cur.remaining() / 24) fail(path_ + ": truncated or corrupt file: tensor count " + std::to_string(n_tensors) + " cannot fit in the file");
+
+  // Names are checked for duplicates as views into the file, which stay put.
+  std::unordered_set<std::string_view> seen;
+  kv_.reserve(n_kv);
+  for (uint64_t k = 0; k < n_kv; ++k) {
+    cur.set_context("metadata entry " + std::to_string(k));
+    const std::string_view key = cur.read_string("metadata key");
+    cur.set_context("key '" + std::string(key) + "'");
+    const uint32_t t = cur.read<uint32_t>("value type");
+    if (!valid_type(t)) cur.fail_here("unknown value type " + std::to_string(t));
+    GgufValue v;
+    read_value(cur, static_cast<GgufType>(t), v, 0);
+    if (!seen.insert(key).second) cur.fail_here("duplicate metadata key");
+    kv_.emplace_back(std::string(key), std::move(v));
+  }
+  // Index after the vector stops growing so the string_views stay valid.
+  kv_index_.clear();
+  for (size_t k = 0; k < kv_.size(); ++k) kv_index_.emplace(kv_[k].first, k);
+
+  if (const GgufValue* a = find("general.alignment")) {
+    if (!a->is_integer() || a->u == 0 || (a->u & (a->u - 1)) != 0 || a->u > (1u << 20)) {
+      fail(path_ + ": key 'general.alignment' must be a power of two (got " +
+           (a->is_integer() ? std::to_string(a->u) : std::string(gguf_type_name(a->type))) + ")");
+    }
+    alignment_ = a->u;
+  }
+
+  std::unordered_set<std::string_view> seen_tensors;
+  tensors_.reserve(n_tensors);
+  for (uint64_t k = 0; k < n_tensors; ++k) {
+    cur.set_context("tensor info " + std::to_string(k));
+    GgufTensor t;
+    const std::string_view name = cur.read_string("tensor name");
+    t.name = std::string(name);
+    cur.set_context("tensor '" + t.name + "'");
+    const uint32_t nd = cur.read<uint32_t>("dimension count");
+    if (nd == 0 || nd > kMaxDims) cur.fail_here("dimension count " + std::to_string(nd) + " is not in 1..4");
+    t.n_dims = static_cast<int>(nd);
+    int64_t n_el = 1;
+    for (uint32_t d = 0; d < nd; ++d) {
+      const uint64_t ne = cur.read<uint64_t>("dimension");
+      if (ne > static_cast<uint64_t>(INT64_MAX)) cur.fail_here("dimension " + std::to_string(d) + " is negative");
+      t.ne[d] = static_cast<int64_t>(ne);
+      if (__builtin_mul_overflow(n_el, t.ne[d], &n_el)) cur.fail_here("element count overflows 64 bits");
+    }
+    t.type = cur.read<uint32_t>("tensor type");
+    const FormatTraits* fmt = find_format(t.type);
+    if (fmt == nullptr) cur.fail_here("unknown tensor type id " + std::to_string(t.type));
+    if (t.ne[0] % fmt->block_size != 0) {
+      cur.fail_here("row length " + std::to_string(t.ne[0]) + " is not a multiple of the " + fmt->name +
+                    " block size " + std::to_string(fmt->block_size));
+    }
+    const uint64_t blocks = static_cast<uint64_t>(n_el / fmt->block_size);
+    if (__builtin_mul_overflow(blocks, static_cast<uint64_t>(fmt->block_bytes), &t.nbytes)) {
+      cur.fail_here("byte size overflows 64 bits");
+    }
+    t.offset = cur.read<uint64_t>("tensor data offset");
+    if (t.offset % alignment_ != 0) {
+      cur.fail_here("data offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
+                    std::to_string(alignment_));
+    }
+    if (!seen_tensors.insert(name).second) cur.fail_here("duplicate tensor name");
+    tensors_.push_back(std::move(t));
+  }
+  for (size_t k = 0; k < tensors_.size(); ++k) tensor_index_.emplace(tensors_[k].name, k);
+
+  data_offset_ = (cur.pos() + alignment_ - 1) / alignment_ * alignment_;
+  // Vocab-only files stop right after the metadata, so the data section may
+  // begin past the end of the file; that is only an error if tensors exist.
+  for (GgufTensor& t : tensors_) {
+    uint64_t end = 0;
+    if (__builtin_add_overflow(data_offset_, t.offset, &end) || __builtin_add_overflow(end, t.nbytes, &end) ||
+        end > size_) {
+      fail(path_ + ": tensor '" + t.name + "' data [" + std::to_string(data_offset_ + t.offset) + ", +" +
+           std::to_string(t.nbytes) + ") lies outside the file (" + std::to_string(size_) +
+           " bytes): truncated or corrupt");
+    }
+    t.data = base_ + data_offset_ + t.offset;
+  }
+}
+
+const GgufValue* GgufFile::find(std::string_view key) const {
+  auto it = kv_index_.find(key);
+  return it == kv_index_.end() ? nullptr : &kv_[it->second].second;
+}
+
+const GgufTensor* GgufFile::find_tensor(std::string_view name) const {
+  auto it = tensor_index_.find(name);
+  return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
+}
+
+void GgufFile::fail_key(std::string_view key, const std::string& what) const {
+  fail(path_ + ": key '" + std::string(key) + "' " + what);
+}
+
+namespace {
+const GgufValue& require(const GgufFile& f, std::string_view key, const GgufValue* v) {
+  if (v == nullptr) fail(f.path() + ": required key '" + std::string(key) + "' is missing");
+  return *v;
+}
+}  // namespace
+
+uint64_t GgufFile::get_uint(std::string_view key) const {
+  const GgufValue& v = require(*this, key, find(key));
+  if (v.type == GgufType::kI8 || v.type == GgufType::kI16 || v.type == GgufType::kI32 || v.type == GgufType::kI64) {
+    if (v.i < 0) fail_key(key, "must not be negative (got " + std::to_string(v.i) + ")");
+    return static_cast<uint64_t>(v.i);
+  }
+  if (!v.is_integer() && v.type != GgufType::kBool) {
+    fail_key(key, std::string("must be an integer (got ") + gguf_type_name(v.type) + ")");
+  }
+  return v.u;
+}
+
+uint64_t GgufFile::get_uint(std::string_view key, uint64_t dflt) const { return has(key) ? get_uint(key) : dflt; }
+
+int64_t GgufFile::get_int(std::string_view key) const {
+  const GgufValue& v = require(*this, key, find(key));
+  if (v.type == GgufType::kI8 || v.type == GgufType::kI16 || v.type == GgufType::kI32 || v.type == GgufType::kI64) {
+    return v.i;
+  }
+  if (!v.is_integer() && v.type != GgufType::kBool) {
+    fail_key(key, std::string("must be an integer (got ") + gguf_type_name(v.type) + ")");
+  }
+  if (v.u > static_cast<uint64_t>(INT64_MAX)) fail_key(key, "is out of range");
+  return static_cast<int64_t>(v.u);
+}
+
+int64_t GgufFile::get_int(std::string_view key, int64_t dflt) const { return has(key) ? get_int(key) : dflt; }
+
+double GgufFile::get_float(std::string_view key) const {
+  const GgufValue& v = require(*this, key, find(key));
+  if (v.is_float()) return v.f;
+  if (v.is_integer()) return static_cast<double>(get_int(key));
+  fail_key(key, std::string("must be a number (got ") + gguf_type_name(v.type) + ")");
+}
+
+double GgufFile::get_float(std::string_view key, double dflt) const { return has(key) ? get_float(key) : dflt; }
+
+bool GgufFile::get_bool(std::string_view key) const {
+  const GgufValue& v = require(*this, key, find(key));
+  if (v.type == GgufType::kBool) return v.u != 0;
+  fail_key(key, std::string("must be a bool (got ") + gguf_type_name(v.type) + ")");
+}
+
+bool GgufFile::get_bool(std::string_view key, bool dflt) const { return has(key) ? get_bool(key) : dflt; }
+
+std::string GgufFile::get_string(std::string_view key) const {
+  const GgufValue& v = require(*this, key, find(key));
+  if (v.type != GgufType::kString) fail_key(key, std::string("must be a string (got ") + gguf_type_name(v.type) + ")");
+  return std::string(v.str);
+}
+
+std::string GgufFile::get_string(std::string_view key, std::string_view dflt) const {
+  return has(key) ? get_string(key) : std::string(dflt);
+}
+
+const GgufValue& GgufFile::get_array(std::string_view key) const {
+  const GgufValue& v = require(*this, key, find(key));
+  if (v.type != GgufType::kArray) fail_key(key, std::string("must be an array (got ") + gguf_type_name(v.type) + ")");
+  return v;
+}
+
+std::vector<float> GgufFile::get_float_array(std::string_view key) const {
+  const GgufValue& v = get_array(key);
+  if (!v.is_numeric_array()) fail_key(key, std::string("must be a numeric array (got array of ") + gguf_type_name(v.elem_type) + ")");
+  std::vector<float> out(v.count);
+  for (uint64_t k = 0; k < v.count; ++k) out[k] = static_cast<float>(v.array_float(k));
+  return out;
+}
+
+std::vector<int64_t> GgufFile::get_int_array(std::string_view key) const {
+  const GgufValue& v = get_array(key);
+  if (!v.is_numeric_array() || v.elem_type == GgufType::kF32 || v.elem_type == GgufType::kF64) {
+    fail_key(key, std::string("must be an integer array (got array of ") + gguf_type_name(v.elem_type) + ")");
+  }
+  std::vector<int64_t> out(v.count);
+  for (uint64_t k = 0; k < v.count; ++k) out[k] = v.array_int(k);
+  return out;
+}
+
+const std::vector<std::string_view>& GgufFile::get_string_array(std::string_view key) const {
+  const GgufValue& v = get_array(key);
+  if (v.elem_type != GgufType::kString) {
+    fail_key(key, std::string("must be a string array (got array of ") + gguf_type_name(v.elem_type) + ")");
+  }
+  return v.strs;
+}
+
+}  // namespace moerun
