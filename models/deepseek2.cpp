@@ -17,6 +17,7 @@
 #include "core/compute/mla.h"
 #include "core/compute/model.h"
 #include "core/compute/moe.h"
+#include "core/compute/op_profile.h"
 #include "core/error.h"
 #include "models/binder.h"
 #include "models/blocks.h"
@@ -309,32 +310,41 @@ void DeepSeek2::attention(const Ds2Layer& L, int64_t l, const Batch& batch, KvCa
   lat_.resize(B * H * kvl);
   o_.resize(B * H * hv);
 
-  if (ds_.q_lora_rank > 0) {
-    qa_.resize(B * ds_.q_lora_rank);
-    matmul(L.wq_a, h_.data(), E, B, qa_.data(), ds_.q_lora_rank);
-    for (int64_t b = 0; b < B; ++b) {
-      float* r = qa_.data() + b * ds_.q_lora_rank;
-      rms_norm(r, L.q_a_norm, r, ds_.q_lora_rank, eps);
+  {
+    OpScope op("attn.q_kv");
+    if (ds_.q_lora_rank > 0) {
+      qa_.resize(B * ds_.q_lora_rank);
+      matmul(L.wq_a, h_.data(), E, B, qa_.data(), ds_.q_lora_rank);
+      for (int64_t b = 0; b < B; ++b) {
+        float* r = qa_.data() + b * ds_.q_lora_rank;
+        rms_norm(r, L.q_a_norm, r, ds_.q_lora_rank, eps);
+      }
+      matmul(L.wq_b, qa_.data(), ds_.q_lora_rank, B, q_.data(), qd);
+    } else {
+      matmul(L.wq, h_.data(), E, B, q_.data(), qd);
     }
-    matmul(L.wq_b, qa_.data(), ds_.q_lora_rank, B, q_.data(), qd);
-  } else {
-    matmul(L.wq, h_.data(), E, B, q_.data(), qd);
+    matmul(L.wkv_a, h_.data(), E, B, kva_.data(), kd);
   }
-  matmul(L.wkv_a, h_.data(), E, B, kva_.data(), kd);
-  for (int64_t b = 0; b < B; ++b) {
-    float* r = kva_.data() + b * kd;
-    rms_norm(r, L.kv_a_norm, r, kvl, eps);      // the latent c_kv
-    rope_inplace(r + kvl, batch.pos[b], hp_.rope);  // the shared rope key
-    for (int64_t h = 0; h < H; ++h) rope_inplace(q_.data() + b * qd + h * hk + ds_.qk_nope, batch.pos[b], hp_.rope);
+  {
+    OpScope op("attn.norm_rope");
+    for (int64_t b = 0; b < B; ++b) {
+      float* r = kva_.data() + b * kd;
+      rms_norm(r, L.kv_a_norm, r, kvl, eps);      // the latent c_kv
+      rope_inplace(r + kvl, batch.pos[b], hp_.rope);  // the shared rope key
+      for (int64_t h = 0; h < H; ++h) rope_inplace(q_.data() + b * qd + h * hk + ds_.qk_nope, batch.pos[b], hp_.rope);
+    }
+    kv_store(batch, kv, l, kva_.data(), nullptr);
   }
-  kv_store(batch, kv, l, kva_.data(), nullptr);
-
-  const MlaShape shape{H, ds_.qk_nope, rope, kvl, hv, ds_.kq_scale};
-  if (naive_mla_) {
-    mla_attention_naive(batch, kv, l, shape, L.wk_b, L.wv_b, q_.data(), o_.data());
-  } else {
-    mla_attention_absorbed(batch, kv, l, shape, L.wk_b, L.wv_b, q_.data(), o_.data(), qabs_.data(), lat_.data());
+  {
+    OpScope op("attn.mla");
+    const MlaShape shape{H, ds_.qk_nope, rope, kvl, hv, ds_.kq_scale};
+    if (naive_mla_) {
+      mla_attention_naive(batch, kv, l, shape, L.wk_b, L.wv_b, q_.data(), o_.data());
+    } else {
+      mla_attention_absorbed(batch, kv, l, shape, L.wk_b, L.wv_b, q_.data(), o_.data(), qabs_.data(), lat_.data());
+    }
   }
+  OpScope op("attn.out");
   matmul(L.wo, o_.data(), H * hv, B, tmp_.data(), E);
   add_inplace(x_.data(), tmp_.data(), B * E);
 }
@@ -351,11 +361,18 @@ void DeepSeek2::forward(const Batch& batch, KvCache& kv, float* logits) {
 
   for (int64_t l = 0; l < ds_.n_layer; ++l) {
     const Ds2Layer& L = layers_[l];
-    rms_norm_rows(x_.data(), L.attn_norm, h_.data(), B, E, eps);
+    {
+      OpScope op("norm");
+      rms_norm_rows(x_.data(), L.attn_norm, h_.data(), B, E, eps);
+    }
     attention(L, l, batch, kv);
 
-    rms_norm_rows(x_.data(), L.ffn_norm, h_.data(), B, E, eps);
+    {
+      OpScope op("norm");
+      rms_norm_rows(x_.data(), L.ffn_norm, h_.data(), B, E, eps);
+    }
     if (!L.moe) {
+      OpScope op("ffn.dense");
       swiglu_ffn(L.ffn_gate, L.ffn_up, L.ffn_down, h_.data(), B, tmp_.data(), ffn_);
       add_inplace(x_.data(), tmp_.data(), B * E);
       continue;
@@ -364,20 +381,28 @@ void DeepSeek2::forward(const Batch& batch, KvCache& kv, float* logits) {
     rl_.resize(B * NE);
     ri_.resize(B * k);
     rw_.resize(B * k);
-    matmul(L.gate_inp, h_.data(), E, B, rl_.data(), NE);
-    RouterConfig rc = ds_.router;
-    rc.selection_bias = L.exp_probs_b;
-    route(rc, rl_.data(), B, ri_.data(), rw_.data());
-    if (L.shexp_gate.valid()) {
-      swiglu_ffn(L.shexp_gate, L.shexp_up, L.shexp_down, h_.data(), B, tmp_.data(), ffn_);
-    } else {
-      std::fill(tmp_.begin(), tmp_.begin() + B * E, 0.0f);
+    {
+      OpScope op("moe.router");
+      matmul(L.gate_inp, h_.data(), E, B, rl_.data(), NE);
+      RouterConfig rc = ds_.router;
+      rc.selection_bias = L.exp_probs_b;
+      route(rc, rl_.data(), B, ri_.data(), rw_.data());
     }
+    {
+      OpScope op("moe.shared");
+      if (L.shexp_gate.valid()) {
+        swiglu_ffn(L.shexp_gate, L.shexp_up, L.shexp_down, h_.data(), B, tmp_.data(), ffn_);
+      } else {
+        std::fill(tmp_.begin(), tmp_.begin() + B * E, 0.0f);
+      }
+    }
+    OpScope op("moe.experts");
     stats_.layer = static_cast<int32_t>(l);
     moe_ffn(L.experts, h_.data(), B, ri_.data(), rw_.data(), k, tmp_.data(), moe_, &stats_);
     add_inplace(x_.data(), tmp_.data(), B * E);
   }
 
+  OpScope op("output");
   output_logits(batch, x_.data(), out_norm_, eps, output_, h_.data(), logits);
 }
 

@@ -19,6 +19,7 @@
 #include "core/compute/matmul.h"
 #include "core/compute/model.h"
 #include "core/compute/moe.h"
+#include "core/compute/op_profile.h"
 #include "core/error.h"
 #include "models/binder.h"
 #include "models/blocks.h"
@@ -260,11 +261,16 @@ void GqaMoe::forward(const Batch& batch, KvCache& kv, float* logits) {
   stats_.clear();
   for (int64_t l = 0; l < hp_.block_count; ++l) {
     const GqaMoeLayer& L = layers_[l];
-    rms_norm_rows(x_.data(), L.attn_norm, h_.data(), B, E, eps);
-    attention(L, l, batch, kv);
+    {
+      OpScope op("attn");
+      rms_norm_rows(x_.data(), L.attn_norm, h_.data(), B, E, eps);
+      attention(L, l, batch, kv);
+    }
+    OpScope op("moe");
     rms_norm_rows(x_.data(), L.ffn_norm, h_.data(), B, E, eps);
     ffn(L, l, B);
   }
+  OpScope op("output");
   output_logits(batch, x_.data(), out_norm_, eps, output_, h_.data(), logits);
 }
 

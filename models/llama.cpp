@@ -8,6 +8,7 @@
 
 #include "core/compute/attention.h"
 #include "core/compute/matmul.h"
+#include "core/compute/op_profile.h"
 #include "core/compute/model.h"
 #include "core/error.h"
 #include "models/binder.h"
@@ -121,19 +122,29 @@ void Llama::forward(const Batch& batch, KvCache& kv, float* logits) {
   const GqaShape shape{hp_.head_count, hp_.head_count_kv, hk, hv, 1.0f / std::sqrt(static_cast<float>(hk))};
   for (int64_t l = 0; l < hp_.block_count; ++l) {
     const LlamaLayer& L = layers_[l];
-    rms_norm_rows(x_.data(), L.attn_norm, h_.data(), B, E, hp_.layer_norm_rms_epsilon);
-    matmul(L.wq, h_.data(), E, B, q_.data(), qd);
-    matmul(L.wk, h_.data(), E, B, k_.data(), kd);
-    matmul(L.wv, h_.data(), E, B, v_.data(), vd);
-    for (int64_t b = 0; b < B; ++b) {
-      for (int64_t hh = 0; hh < hp_.head_count; ++hh) rope_inplace(q_.data() + b * qd + hh * hk, batch.pos[b], hp_.rope);
-      for (int64_t hh = 0; hh < hp_.head_count_kv; ++hh) rope_inplace(k_.data() + b * kd + hh * hk, batch.pos[b], hp_.rope);
+    {
+      OpScope op("attn.qkv");
+      rms_norm_rows(x_.data(), L.attn_norm, h_.data(), B, E, hp_.layer_norm_rms_epsilon);
+      matmul(L.wq, h_.data(), E, B, q_.data(), qd);
+      matmul(L.wk, h_.data(), E, B, k_.data(), kd);
+      matmul(L.wv, h_.data(), E, B, v_.data(), vd);
+      for (int64_t b = 0; b < B; ++b) {
+        for (int64_t hh = 0; hh < hp_.head_count; ++hh) rope_inplace(q_.data() + b * qd + hh * hk, batch.pos[b], hp_.rope);
+        for (int64_t hh = 0; hh < hp_.head_count_kv; ++hh) rope_inplace(k_.data() + b * kd + hh * hk, batch.pos[b], hp_.rope);
+      }
+      kv_store(batch, kv, l, k_.data(), v_.data());
     }
-    kv_store(batch, kv, l, k_.data(), v_.data());
-    gqa_attention(batch, kv, l, shape, q_.data(), att_.data());
-    matmul(L.wo, att_.data(), od, B, tmp_.data(), E);
-    add_inplace(x_.data(), tmp_.data(), B * E);
+    {
+      OpScope op("attn.core");
+      gqa_attention(batch, kv, l, shape, q_.data(), att_.data());
+    }
+    {
+      OpScope op("attn.out");
+      matmul(L.wo, att_.data(), od, B, tmp_.data(), E);
+      add_inplace(x_.data(), tmp_.data(), B * E);
+    }
 
+    OpScope op("ffn");
     rms_norm_rows(x_.data(), L.ffn_norm, h_.data(), B, E, hp_.layer_norm_rms_epsilon);
     matmul(L.ffn_gate, h_.data(), E, B, g_.data(), F);
     matmul(L.ffn_up, h_.data(), E, B, u_.data(), F);
@@ -142,6 +153,7 @@ void Llama::forward(const Batch& batch, KvCache& kv, float* logits) {
     add_inplace(x_.data(), tmp_.data(), B * E);
   }
 
+  OpScope op("output");
   output_logits(batch, x_.data(), out_norm_, hp_.layer_norm_rms_epsilon, output_, h_.data(), logits);
 }
 

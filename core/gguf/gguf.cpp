@@ -20,6 +20,8 @@ namespace moerun {
 
 namespace {
 
+constexpr size_t kHugePage = size_t{2} << 20;  // x86-64 and arm64 (4 KiB granule) PMD size
+
 // Metadata nesting deeper than this is not produced by any converter; the
 // limit keeps a hostile file from recursing the stack away.
 constexpr int kMaxArrayDepth = 8;
@@ -221,9 +223,14 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode)
   }
 
   if (mode == LoadMode::kNoMmap) {
-    // 64-byte alignment so tensor data (aligned within the file) stays aligned.
-    const size_t cap = (f->size_ + 63) & ~size_t{63};
-    void* mem = std::aligned_alloc(64, cap);
+    // 2 MiB-aligned and advised as huge pages: decode streams the weights,
+    // and with 4 KiB pages every page costs a TLB miss and stops the
+    // hardware prefetcher at its boundary (ds2-lite Q4_0 decode, 2 threads,
+    // Zen 5: 16-18 tokens/s in 4 KiB pages, 27-28 in 2 MiB pages). Tensor
+    // data (aligned within the file) stays aligned.
+    const size_t cap = (f->size_ + kHugePage - 1) & ~(kHugePage - 1);
+    void* mem = std::aligned_alloc(kHugePage, cap);
+    if (mem != nullptr) ::madvise(mem, cap, MADV_HUGEPAGE);
     if (mem == nullptr) {
       ::close(fd);
       fail_runtime(path + ": cannot allocate " + std::to_string(f->size_) + " bytes to read the file");
@@ -242,9 +249,7 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode)
     }
     f->base_ = f->owned_.get();
   } else {
-    int flags = MAP_PRIVATE;
-    if (mode == LoadMode::kMlock) flags |= MAP_POPULATE;
-    void* p = ::mmap(nullptr, f->size_, PROT_READ, flags, fd, 0);
+    void* p = ::mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
       const std::string e = errno_text();
       ::close(fd);
@@ -252,6 +257,11 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode)
     }
     f->base_ = static_cast<const uint8_t*>(p);
     f->mapped_ = true;
+    // Before any page is touched: file pages read in from here on come in
+    // 2 MiB folios where the file system has them (ext4, xfs on recent
+    // kernels), mapped by one TLB entry each (see kNoMmap for why). Pages
+    // already cached in small folios stay small; `bench` reports the share.
+    ::madvise(p, f->size_, MADV_HUGEPAGE);
     if (mode == LoadMode::kMlock && ::mlock(p, f->size_) != 0) {
       const std::string e = errno_text();
       ::close(fd);

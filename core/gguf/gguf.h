@@ -80,6 +80,10 @@ class GgufFile {
   uint64_t file_size() const { return size_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }
+  // Share of the file's resident bytes mapped in 2 MiB pages (0..1), read
+  // from /proc/self/smaps; -1 where that cannot be read. Decode speed
+  // depends on it (core/gguf/huge_pages.cpp).
+  double huge_page_share() const;
 
   // Metadata, in file order.
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return kv_; }

@@ -32,3 +32,16 @@ TEST_CASE("cli bench: a prompt larger than the context is refused") {
   CHECK(r.status == 2);
   CHECK(test::count_lines(r.err) == 1);
 }
+
+TEST_CASE("cli bench: several sequences decoded together, a given bandwidth, stage times") {
+  test::CliResult r = test::run_moerun("bench -m " + kStories + " -p 8 -n 4 -r 1 -t 1 --batch 3 --bw 10 --json");
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("\"batch\": 3") != std::string::npos);
+  CHECK(r.out.find("\"bw\": 10.000, \"bw_measured\": false") != std::string::npos);
+  CHECK(r.out.find("\"tg\": {\"n\": 4") != std::string::npos);
+
+  r = test::run_moerun("bench -m " + kStories + " -p 8 -n 4 -r 1 -t 1 --bw 10 --profile");
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("% of the bandwidth ceiling") != std::string::npos);
+  CHECK(r.out.find("tg stages") != std::string::npos);
+}
