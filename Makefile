@@ -11,7 +11,7 @@ DEB_TOOLS := cmake:cmake g++:g++ make:make pkg-config:pkg-config git:git python3
 DEB_PACKAGES := libdnnl-dev ocl-icd-opencl-dev libxsimd-dev xtl-dev libcli11-dev doctest-dev \
   libpcre2-dev libutf8proc-dev nlohmann-json3-dev libsimdjson-dev libfmt-dev libedit-dev
 
-.PHONY: all setup deps configure build test test-neon unit bench oracle clean
+.PHONY: all setup deps configure build test test-neon unit bench bench-vs oracle clean
 
 all: build
 
@@ -72,6 +72,12 @@ unit: build
 bench: build
 	@echo "benchmarks: see tests/bench/"; \
 	for b in $(BUILD)/bench_*; do [ -x "$$b" ] && "$$b"; done; true
+
+# moerun against llama.cpp (llama-bench built from the oracle's source bundle),
+# alternating runs on synthetic real-shaped models; writes docs/PERFORMANCE.md.
+# Slow (tens of minutes) and needs ~50 GB of disk for the models.
+bench-vs: build
+	tests/bench/vs-llamacpp --write docs/PERFORMANCE.md
 
 clean:
 	rm -rf $(BUILD)
