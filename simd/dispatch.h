@@ -78,6 +78,11 @@ struct FloatKernels {
   void (*add_inplace)(float* y, const float* x, int64_t n) = nullptr;
   void (*axpy)(float* y, float a, const float* x, int64_t n) = nullptr;
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
+  void (*gemm_nt_f32)(const float* q, int64_t ldq, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D,
+                      float* s, int64_t lds) = nullptr;
+  void (*gemm_nn_acc_f32)(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
+                          float* o, int64_t ldo) = nullptr;
+  void (*softmax_block_f32)(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale) = nullptr;
   void (*rope_inplace)(float* x, int64_t pos, const RopeParams& p) = nullptr;
 };
 

@@ -21,6 +21,20 @@ void axpy(float* y, float a, const float* x, int64_t n);
 // sum a[i] * b[i]
 float dot_f32(const float* a, const float* b, int64_t n);
 
+// The two products of tiled attention (core/compute/attention.cpp), rows
+// given by pointer and stride (lda etc. in floats):
+// s[i * lds + j] = sum_d q[i * ldq + d] * k[j * ldk + d]   (i < M, j < N, d < D)
+void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D, float* s,
+                 int64_t lds);
+// o[i * ldo + d] += sum_j p[i * ldp + j] * v[j * ldv + d]   (i < M, j < N, d < D)
+void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
+                     float* o, int64_t ldo);
+// One block of an online softmax over rows i < M of scores s (N columns,
+// -inf where masked), with running max m[i] and sum l[i] (start: -inf, 0):
+// mx = max(m[i], max_j s_ij); rescale[i] = exp(m[i] - mx) (1 while both are
+// -inf); s_ij = exp(s_ij - mx); l[i] = l[i] * rescale[i] + sum_j s_ij; m[i] = mx.
+void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale);
+
 // Rotary position embedding of one head vector x[0..n_rot) in place.
 // neox = false: adjacent pairs (x[2i], x[2i+1]) ("normal" in ggml);
 // neox = true: pairs (x[i], x[i + n_rot/2]).

@@ -27,6 +27,10 @@ class KvCache {
   const KvLayout& layout() const { return layout_; }
   int64_t n_ctx() const { return n_ctx_; }
   int64_t n_seq() const { return static_cast<int64_t>(seqs_.size()); }
+  // Floats from one position's row to the next within a page: the rows of
+  // positions [p, p + n) lie at this stride when they share a page
+  // (p % kPageTokens + n <= kPageTokens).
+  int64_t row_stride() const { return row_floats_; }
 
   // Number of positions stored for a sequence (highest written position + 1).
   int64_t seq_len(int64_t seq) const { return seqs_[seq].len; }

@@ -46,6 +46,45 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return static_cast<float>(s);
 }
 
+void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D, float* s,
+                 int64_t lds) {
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) s[i * lds + j] = dot_f32(q + i * ldq, k + j * ldk, D);
+  }
+}
+
+void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
+                     float* o, int64_t ldo) {
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t d = 0; d < D; ++d) {
+      double acc = o[i * ldo + d];
+      for (int64_t j = 0; j < N; ++j) acc += static_cast<double>(p[i * ldp + j]) * v[j * ldv + d];
+      o[i * ldo + d] = static_cast<float>(acc);
+    }
+  }
+}
+
+void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* r = s + i * lds;
+    float mx = m[i];
+    for (int64_t j = 0; j < N; ++j) mx = std::fmax(mx, r[j]);
+    if (mx == -INFINITY) {  // nothing unmasked yet
+      rescale[i] = 1.0f;
+      for (int64_t j = 0; j < N; ++j) r[j] = 0.0f;
+      continue;
+    }
+    double sum = 0;
+    for (int64_t j = 0; j < N; ++j) {
+      r[j] = std::exp(r[j] - mx);
+      sum += r[j];
+    }
+    rescale[i] = std::exp(m[i] - mx);
+    l[i] = l[i] * rescale[i] + static_cast<float>(sum);
+    m[i] = mx;
+  }
+}
+
 namespace {
 
 // YaRN ramp between the dimensions that rotate fast (kept) and slow

@@ -30,6 +30,9 @@ void fill_Scalar(KernelTable& t) {
   t.f.add_inplace = scalar::add_inplace;
   t.f.axpy = scalar::axpy;
   t.f.dot_f32 = scalar::dot_f32;
+  t.f.gemm_nt_f32 = scalar::gemm_nt_f32;
+  t.f.gemm_nn_acc_f32 = scalar::gemm_nn_acc_f32;
+  t.f.softmax_block_f32 = scalar::softmax_block_f32;
   t.f.rope_inplace = scalar::rope_inplace;
 }
 

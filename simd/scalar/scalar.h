@@ -14,6 +14,11 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 void add_inplace(float* y, const float* x, int64_t n);
 void axpy(float* y, float a, const float* x, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
+void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D, float* s,
+                 int64_t lds);
+void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
+                     float* o, int64_t ldo);
+void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale);
 void rope_inplace(float* x, int64_t pos, const RopeParams& p);
 
 }  // namespace moerun::scalar

@@ -233,6 +233,81 @@ TEST_CASE("simd: float ops match the scalar ones") {
   }
 }
 
+TEST_CASE("simd: the attention GEMMs (q k^T, o += p v) match the scalar ones") {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (Isa isa : runnable_isas()) {
+    const FloatKernels& f = kernel_table(isa).f;
+    CAPTURE(std::string(kernel_table(isa).name));
+    for (int64_t M : {1, 3, 4, 5, 17}) {
+      for (int64_t N : {1, 4, 7, 64}) {
+        for (int64_t D : {1, 15, 16, 33, 128, 576}) {
+          CAPTURE(M);
+          CAPTURE(N);
+          CAPTURE(D);
+          // Row strides wider than the rows, as in the KV cache's pages.
+          const int64_t ldq = D + 3, ldk = D + 5, lds = N + 2, ldv = D + 7, ldo = D + 1;
+          std::vector<float> q(M * ldq), k(N * ldk), p(M * lds), v(N * ldv), o0(M * ldo);
+          for (auto* x : {&q, &k, &p, &v, &o0})
+            for (float& e : *x) e = nd(rng);
+          std::vector<float> want(M * lds, 0.f), got(M * lds, 0.f);
+          scalar::gemm_nt_f32(q.data(), ldq, M, k.data(), ldk, N, D, want.data(), lds);
+          f.gemm_nt_f32(q.data(), ldq, M, k.data(), ldk, N, D, got.data(), lds);
+          for (int64_t i = 0; i < M; ++i) {
+            for (int64_t j = 0; j < N; ++j) {
+              double abs_sum = 0;
+              for (int64_t d = 0; d < D; ++d) abs_sum += std::fabs(double{q[i * ldq + d]} * k[j * ldk + d]);
+              REQUIRE(close(got[i * lds + j], want[i * lds + j], static_cast<float>(abs_sum)));
+            }
+          }
+          std::vector<float> ow = o0, og = o0;
+          scalar::gemm_nn_acc_f32(p.data(), lds, M, v.data(), ldv, N, D, ow.data(), ldo);
+          f.gemm_nn_acc_f32(p.data(), lds, M, v.data(), ldv, N, D, og.data(), ldo);
+          for (int64_t i = 0; i < M; ++i) {
+            for (int64_t d = 0; d < D; ++d) {
+              double abs_sum = std::fabs(o0[i * ldo + d]);
+              for (int64_t j = 0; j < N; ++j) abs_sum += std::fabs(double{p[i * lds + j]} * v[j * ldv + d]);
+              REQUIRE(close(og[i * ldo + d], ow[i * ldo + d], static_cast<float>(abs_sum)));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("simd: the online softmax block matches the scalar one") {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd(0.f, 3.f);
+  for (Isa isa : runnable_isas()) {
+    const FloatKernels& f = kernel_table(isa).f;
+    CAPTURE(std::string(kernel_table(isa).name));
+    for (int64_t N : {1, 5, 16, 37, 64}) {
+      CAPTURE(N);
+      const int64_t M = 6, lds = N + 3;
+      std::vector<float> s(M * lds);
+      for (float& e : s) e = nd(rng);
+      for (int64_t j = 0; j < N; j += 3) s[2 * lds + j] = -INFINITY;  // masked keys
+      for (int64_t j = 0; j < N; ++j) s[4 * lds + j] = -INFINITY;     // a row with nothing yet
+      // Row 0 starts fresh, the others carry a running max and sum.
+      std::vector<float> m0 = {-INFINITY, 1.5f, -2.f, 0.f, -INFINITY, 8.f}, l0 = {0.f, 3.f, 1.f, 2.f, 0.f, 1.f};
+      std::vector<float> sw = s, sg = s, mw = m0, mg = m0, lw = l0, lg = l0, rw(M), rg(M);
+      scalar::softmax_block_f32(sw.data(), lds, M, N, mw.data(), lw.data(), rw.data());
+      f.softmax_block_f32(sg.data(), lds, M, N, mg.data(), lg.data(), rg.data());
+      for (int64_t i = 0; i < M; ++i) {
+        CAPTURE(i);
+        REQUIRE(mg[i] == mw[i]);
+        REQUIRE(close(lg[i], lw[i], lw[i]));
+        REQUIRE(close(rg[i], rw[i], rw[i]));
+        for (int64_t j = 0; j < N; ++j) REQUIRE(close(sg[i * lds + j], sw[i * lds + j], sw[i * lds + j]));
+      }
+      CHECK(rw[4] == 1.0f);
+      CHECK(lw[4] == 0.0f);
+      CHECK(mw[4] == -INFINITY);
+    }
+  }
+}
+
 TEST_CASE("simd: the active table is a runnable ISA, the best one unless MOERUN_ISA forces another") {
   const KernelTable& active = kernels();
   CHECK(isa_supported(active.isa));
