@@ -336,7 +336,6 @@ void DeepSeek2::attention(const Ds2Layer& L, int64_t l, const Batch& batch, KvCa
     kv_store(batch, kv, l, kva_.data(), nullptr);
   }
   {
-    OpScope op("attn.mla");
     const MlaShape shape{H, ds_.qk_nope, rope, kvl, hv, ds_.kq_scale};
     if (naive_mla_) {
       mla_attention_naive(batch, kv, l, shape, L.wk_b, L.wv_b, q_.data(), o_.data());

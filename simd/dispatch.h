@@ -69,6 +69,14 @@ struct FormatKernels {
   GemmFn gemv = nullptr;         // B == 1 (decode)
   GemmFn gemm = nullptr;         // any B; tiles of several activation rows
   QuantizeFn quantize = nullptr; // f32 -> this format (activation formats)
+  // Optional, for many activation rows: the quantized activation rows are
+  // packed once per matmul (pack_act: column groups [g0, g1) of 16 into
+  // `out`, packed_act_bytes in all), and gemm_packed takes MatmulArgs::a as
+  // that packed buffer. Null where an ISA has no such kernel.
+  size_t (*packed_act_bytes)(int64_t B, int64_t K) = nullptr;
+  void (*pack_act)(const uint8_t* a, size_t a_stride, int64_t B, int64_t K, int64_t g0, int64_t g1,
+                   uint8_t* out) = nullptr;
+  GemmFn gemm_packed = nullptr;
 };
 
 struct FloatKernels {

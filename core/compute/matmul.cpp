@@ -23,6 +23,11 @@ constexpr int64_t kRowAlign = 4;
 constexpr size_t kMinParallelBytes = size_t{32} << 10;
 // Row runs per thread in a parallel GEMV (see run()).
 constexpr int64_t kChunksPerThread = 8;
+// Activation rows from which a packed GEMM (simd FormatKernels::gemm_packed)
+// is used where the ISA has one: it fills 16 columns per vector, so it needs
+// that many to beat the row-major tiles.
+constexpr int64_t kMinPackedCols = 16;
+constexpr int64_t kPackGroup = 16;  // columns per packed group
 
 void run(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, int64_t B, float* y, int64_t ldy) {
   const int64_t K = w.ne[0];
@@ -53,7 +58,22 @@ void run(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, 
   base.B = B;
   base.ldy = ldy;
   base.out_rows = rows;
-  const GemmFn fn = B == 1 ? wk.gemv : wk.gemm;
+  GemmFn fn = B == 1 ? wk.gemv : wk.gemm;
+  if (B >= kMinPackedCols && wk.gemm_packed != nullptr) {
+    // Packed once here, read by every row chunk.
+    thread_local std::vector<uint8_t> packed;
+    packed.resize(wk.packed_act_bytes(B, K));
+    uint8_t* const pbuf = packed.data();
+    const int64_t groups = (B + kPackGroup - 1) / kPackGroup;
+    if (in_parallel() || groups < 4) {
+      wk.pack_act(abuf, a_row, B, K, 0, groups, pbuf);
+    } else {
+      parallel_for(groups, [&](int64_t g) { wk.pack_act(abuf, a_row, B, K, g, g + 1, pbuf); });
+    }
+    base.a = pbuf;
+    base.a_stride = 0;
+    fn = wk.gemm_packed;
+  }
   const int64_t tile = B == 1 ? N : kGemmRowTile;
 
   // Threads take contiguous runs of rows (multiples of kRowAlign) from a

@@ -5,6 +5,7 @@
 
 #include "core/compute/attention.h"
 #include "core/compute/matmul.h"
+#include "core/compute/op_profile.h"
 #include "core/compute/thread_pool.h"
 #include "simd/float_ops.h"
 
@@ -20,7 +21,10 @@ void mla_attention_absorbed(const Batch& batch, const KvCache& kv, int64_t layer
   // per-head matrices are small (kv_lora_rank rows): one thread per head
   // beats splitting each one's rows, and it is one parallel region, not H
   // (nested regions inside matmul run on the calling thread).
-  parallel_for(H, [&](int64_t h) { matmul(wk_b.slice(h), q + h * hk, qd, B, qabs + h * kd, H * kd); });
+  {
+    OpScope op("mla.absorb_q");
+    parallel_for(H, [&](int64_t h) { matmul(wk_b.slice(h), q + h * hk, qd, B, qabs + h * kd, H * kd); });
+  }
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t h = 0; h < H; ++h) {
       const float* pe = q + b * qd + h * hk + s.qk_nope;
@@ -30,7 +34,11 @@ void mla_attention_absorbed(const Batch& batch, const KvCache& kv, int64_t layer
   // One shared key/value head over the latents (MQA): the value is the
   // latent part of the key row.
   const GqaShape shape{H, 1, kd, kvl, s.scale, true};
-  gqa_attention(batch, kv, layer, shape, qabs, lat);
+  {
+    OpScope op("mla.attention");
+    gqa_attention(batch, kv, layer, shape, qabs, lat);
+  }
+  OpScope op("mla.v_out");
   parallel_for(H, [&](int64_t h) {
     matmul(wv_b.slice(h), lat + h * kvl, H * kvl, B, out + h * s.head_v, H * s.head_v);
   });

@@ -7,7 +7,8 @@
 // start made ratios of 54% and 199% in two runs minutes apart).
 // Validates each format against the scalar reference before timing. Never
 // gates CI.
-//   bench_kernels [--mb 256] [--reps 5] [--formats q4_0,q8_0,...]
+//   bench_kernels [--mb 256] [--reps 5] [--formats q4_0,q8_0,...] [--gemm-b 64,...]
+// --gemm-b: the activation rows of the GEMM column (one column per value).
 // Threads: OMP_NUM_THREADS (the default is every core); ISA: MOERUN_ISA.
 // Memory is anonymous and touched before timing (DESIGN §3: mapped pages get
 // reclaimed on these VMs; anonymous pages do not).
@@ -117,6 +118,7 @@ int main(int argc, char** argv) {
   double mb = 256;
   int reps = 5;
   std::string only;
+  std::vector<int64_t> gemm_bs = {64};
   for (int i = 1; i < argc; i += 2) {
     const bool has_value = i + 1 < argc;
     if (has_value && !std::strcmp(argv[i], "--mb")) {
@@ -125,9 +127,16 @@ int main(int argc, char** argv) {
       reps = std::atoi(argv[i + 1]);
     } else if (has_value && !std::strcmp(argv[i], "--formats")) {
       only = std::string(",") + argv[i + 1] + ",";
+    } else if (has_value && !std::strcmp(argv[i], "--gemm-b")) {
+      gemm_bs.clear();
+      for (const char* c = argv[i + 1]; *c != '\0';) {
+        gemm_bs.push_back(std::max(1L, std::strtol(c, const_cast<char**>(&c), 10)));
+        if (*c == ',') ++c;
+        else if (*c != '\0') break;
+      }
     } else {
       std::fprintf(stderr,
-                   "usage: bench_kernels [--mb 256] [--reps 5] [--formats q4_0,q8_0,...]\n"
+                   "usage: bench_kernels [--mb 256] [--reps 5] [--formats q4_0,q8_0,...] [--gemm-b 64,...]\n"
                    "threads: OMP_NUM_THREADS (default: every core); ISA: MOERUN_ISA\n");
       return std::strcmp(argv[i], "--help") && std::strcmp(argv[i], "-h") ? 2 : 0;
     }
@@ -157,21 +166,23 @@ int main(int argc, char** argv) {
   const int64_t K = 4096;
   const QType types[] = {QType::Q4_0, QType::Q8_0, QType::Q4_K, QType::Q5_K, QType::Q6_K, QType::Q4_1,
                          QType::Q5_0,  QType::Q5_1, QType::F16,  QType::BF16, QType::F32};
-  std::printf("%-6s %10s %10s %8s %9s %12s %14s\n", "format", "gemv GB/s", "triad GB/s", "%triad", "Gweight/s", "gemm B",
-              "gemm GOP/s");
+  std::printf("%-6s %10s %10s %8s %9s", "format", "gemv GB/s", "triad GB/s", "%triad", "Gweight/s");
+  for (int64_t B : gemm_bs) std::printf(" %9s", ("B=" + std::to_string(B)).c_str());
+  std::printf("   (gemm GOP/s)\n");
+  const int64_t max_b = *std::max_element(gemm_bs.begin(), gemm_bs.end());
   for (QType t : types) {
     const FormatTraits& f = format_traits(t);
     if (!only.empty() && only.find(std::string(",") + f.name + ",") == std::string::npos) continue;
     const int64_t N = static_cast<int64_t>(bytes / row_bytes(t, K));
     Weight w = make_weight(f, K, N, rng);
-    std::vector<float> x(K * 64);
+    std::vector<float> x(K * std::max<int64_t>(64, max_b));
     std::normal_distribution<float> nd(0.f, 1.f);
     for (float& v : x) v = nd(rng);
     if (!validate(w, x, 1) || !validate(w, x, 17)) {
       std::printf("%-6s FAILED validation against the scalar reference\n", f.name);
       return 1;
     }
-    std::vector<float> y(N * 64);
+    std::vector<float> y(std::max(N, int64_t{4096}) * std::max<int64_t>(64, max_b));
     double best = 1e30, tbest = 1e30;
     for (int r = 0; r < reps + 1; ++r) {
       const double t = triad.once();
@@ -182,20 +193,22 @@ int main(int argc, char** argv) {
     }
     const double gbs = static_cast<double>(w.bytes.size()) / best / 1e9;
     const double tgbs = triad.gbs(tbest);
-    // GEMM tiles: 64 activation rows over a 4096-row slice (fits no cache
-    // level whole, but each 64-row tile is reused 64 times from L2).
+    std::printf("%-6s %10.1f %10.1f %7.0f%% %9.1f", f.name, gbs, tgbs, 100 * gbs / tgbs,
+                static_cast<double>(N) * K / best / 1e9);
+    // GEMM: B activation rows over a 4096-row slice (fits no cache level
+    // whole, but each tile of rows is reused by every column from L2).
     TensorView sub = w.view;
     sub.ne[1] = std::min<int64_t>(N, 4096);
-    const int64_t B = 64;
-    double gbest = 1e30;
-    for (int r = 0; r < std::max(2, reps / 2) + 1; ++r) {
-      const auto t0 = Clock::now();
-      matmul(sub, x.data(), K, B, y.data(), sub.ne[1]);
-      if (r > 0) gbest = std::min(gbest, seconds_since(t0));
+    for (int64_t B : gemm_bs) {
+      double gbest = 1e30;
+      for (int r = 0; r < std::max(2, reps / 2) + 1; ++r) {
+        const auto t0 = Clock::now();
+        matmul(sub, x.data(), K, B, y.data(), sub.ne[1]);
+        if (r > 0) gbest = std::min(gbest, seconds_since(t0));
+      }
+      std::printf(" %9.0f", 2.0 * sub.ne[1] * K * B / gbest / 1e9);
     }
-    const double gops = 2.0 * sub.ne[1] * K * B / gbest / 1e9;
-    std::printf("%-6s %10.1f %10.1f %7.0f%% %9.1f %12lld %14.0f\n", f.name, gbs, tgbs, 100 * gbs / tgbs,
-                static_cast<double>(N) * K / best / 1e9, static_cast<long long>(B), gops);
+    std::printf("\n");
   }
   return 0;
 }

@@ -1,0 +1,219 @@
+// AVX-512 VNNI GEMM for Q4_0 and Q8_0 weights x Q8_0 activations when there
+// are many activation rows (prefill, the busier MoE experts): activations
+// packed once per matmul with 16 columns across the lanes of a zmm, weights
+// broadcast 4 bytes at a time.
+//
+// Why: each Q4_0/Q8_0 block (32 weights) carries its own scale, so every
+// (weight row, column, block) costs a float multiply-add next to its integer
+// dot product. With a row's blocks across the lanes (q_legacy_gemm.cpp) that
+// is 2 vpdpbusd per cvt + mul + fma; vpdpbusd, vmulps and vfmadd share the
+// two multiply pipes of the cores these run on, so at most half of their
+// cycles went to dot products (~52% of the vpdpbusd peak measured). Here a
+// lane is a column: a block of one row against 16 columns is 8 vpdpbusd
+// (32 weights x 16 columns) and one cvt + mul + fma for all 16 columns, and
+// each broadcast weight word serves 16 columns, so ~80% of those cycles are
+// dot products.
+//
+// Layout:
+//   - activations (pack): per group of 16 columns and per block, 8 slots of
+//     16 columns x 4 levels (slot order = Q4_0's nibble order: low nibbles of
+//     qs word k are elements 4k..4k+3, high nibbles 16+4k..), each column's
+//     level sum and its scale; missing columns of the last group are zeros;
+//   - weights: a tile of up to 8 rows x 64 blocks is unpacked into a stack
+//     buffer of unsigned bytes in slot order (Q4_0: the nibbles, u = q + 8;
+//     Q8_0: u = q ^ 0x80 = q + 128) once, and used by every column group;
+//     sum(q a) = sum(u a) - offset * sum(a) starts each block's dot.
+// Exactness: per lane a block adds 32 products |u a| <= 255 * 127 and
+// starts at |offset * sum(a)| <= 128 * 32 * 127, below 2^24 in total, so
+// the int32 dot and its conversion to float are exact.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "quant/block_common.h"
+#include "quant/q4_0.h"
+#include "quant/q8_0.h"
+#include "simd/avx512/avx512.h"
+#include "simd/tile_driver.h"
+
+namespace moerun {
+namespace {
+
+constexpr int kLanes = 16;  // columns per group
+constexpr int kSlots = 8;   // 4-level slots per 32-level block
+constexpr int kMaxRows = 8;      // weight rows per tile: 8 dot accumulators + 8 float ones
+constexpr int kPassBlocks = 64;  // blocks unpacked per pass (8 rows x 64 x 32 B: 16 KB of stack)
+constexpr int kGroupsPerBlock = 8;  // column groups per column block: 128 columns, ~80 KB of packed K = 2048
+constexpr int kSlotFirst[kSlots] = {0, 16, 4, 20, 8, 24, 12, 28};
+
+struct PackedBlock {
+  int8_t q[kSlots][kLanes][4];
+  int32_t sum[kLanes];
+  float d[kLanes];
+};
+static_assert(sizeof(PackedBlock) == 640);
+
+size_t packed_bytes(int64_t B, int64_t K) {
+  return static_cast<size_t>((B + kLanes - 1) / kLanes) * static_cast<size_t>(K / BlockQ8_0::kSize) *
+         sizeof(PackedBlock);
+}
+
+void pack(const uint8_t* a, size_t a_stride, int64_t B, int64_t K, int64_t g0, int64_t g1, uint8_t* out) {
+  const int64_t nb = K / BlockQ8_0::kSize;
+  auto* pb = reinterpret_cast<PackedBlock*>(out);
+  for (int64_t g = g0; g < g1; ++g) {
+    for (int64_t j = 0; j < nb; ++j) {
+      PackedBlock& p = pb[g * nb + j];
+      for (int c = 0; c < kLanes; ++c) {
+        const int64_t col = g * kLanes + c;
+        if (col >= B) {
+          for (auto& slot : p.q) std::memset(slot[c], 0, 4);
+          p.sum[c] = 0;
+          p.d[c] = 0.0f;
+          continue;
+        }
+        const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(a + col * a_stride)[j];
+        int32_t sum = 0;
+        for (int8_t q : blk.qs) sum += q;
+        for (int s = 0; s < kSlots; ++s) std::memcpy(p.q[s][c], blk.qs + kSlotFirst[s], 4);
+        p.sum[c] = sum;
+        p.d[c] = _cvtsh_ss(blk.d);
+      }
+    }
+  }
+}
+
+// Unpacked weights of one pass: per row, per block, 32 unsigned bytes in
+// slot order, and the block's scale.
+struct WeightPass {
+  alignas(64) uint8_t u[kMaxRows][kPassBlocks][32];
+  float d[kMaxRows][kPassBlocks];
+};
+
+struct WQ4_0 {
+  using Block = BlockQ4_0;
+  static constexpr int kShift = 3;  // offset 8
+  static void unpack(const Block& b, uint8_t* u, float& d) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    const __m128i lo = _mm_and_si128(q, m4);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), m4);
+    _mm_store_si128(reinterpret_cast<__m128i*>(u), _mm_unpacklo_epi32(lo, hi));
+    _mm_store_si128(reinterpret_cast<__m128i*>(u + 16), _mm_unpackhi_epi32(lo, hi));
+    d = _cvtsh_ss(b.d);
+  }
+};
+
+struct WQ8_0 {
+  using Block = BlockQ8_0;
+  static constexpr int kShift = 7;  // offset 128
+  static void unpack(const Block& b, uint8_t* u, float& d) {
+    const __m128i k128 = _mm_set1_epi8(static_cast<char>(0x80));
+    const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)), k128);
+    const __m128i c = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16)), k128);
+    _mm_store_si128(reinterpret_cast<__m128i*>(u), _mm_unpacklo_epi32(a, c));
+    _mm_store_si128(reinterpret_cast<__m128i*>(u + 16), _mm_unpackhi_epi32(a, c));
+    d = _cvtsh_ss(b.d);
+  }
+};
+
+template <class W>
+struct Gemm {
+  // NR rows of the pass x one column group over nbp blocks; acc carries the
+  // sums of earlier passes.
+  template <int NR>
+  static void tile(const WeightPass& w, int nbp, const PackedBlock* act, __m512 (&acc)[kMaxRows]) {
+    for (int j = 0; j < nbp; ++j) {
+      const PackedBlock& a = act[j];
+      const __m512i init = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                            _mm512_slli_epi32(_mm512_loadu_si512(a.sum), W::kShift));
+      __m512i dot[NR];
+      for (int r = 0; r < NR; ++r) dot[r] = init;
+#pragma GCC unroll 8
+      for (int s = 0; s < kSlots; ++s) {
+        const __m512i av = _mm512_loadu_si512(a.q[s]);
+        for (int r = 0; r < NR; ++r) {
+          int32_t word;
+          std::memcpy(&word, w.u[r][j] + 4 * s, 4);
+          dot[r] = _mm512_dpbusd_epi32(dot[r], _mm512_set1_epi32(word), av);
+        }
+      }
+      const __m512 da = _mm512_loadu_ps(a.d);
+      for (int r = 0; r < NR; ++r) {
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r]), _mm512_mul_ps(da, _mm512_set1_ps(w.d[r][j])), acc[r]);
+      }
+    }
+  }
+
+  template <int NR>
+  static void pass(const WeightPass& w, int nbp, const PackedBlock* act, int64_t nb, int64_t g0, int64_t g1,
+                   float (*part)[kMaxRows][kLanes]) {
+    for (int64_t g = g0; g < g1; ++g) {
+      __m512 acc[kMaxRows];
+      for (int r = 0; r < NR; ++r) acc[r] = _mm512_load_ps(part[g - g0][r]);
+      tile<NR>(w, nbp, act + g * nb, acc);
+      for (int r = 0; r < NR; ++r) _mm512_store_ps(part[g - g0][r], acc[r]);
+    }
+  }
+
+  static void run_pass(int nr, const WeightPass& w, int nbp, const PackedBlock* act, int64_t nb, int64_t g0,
+                       int64_t g1, float (*part)[kMaxRows][kLanes]) {
+    switch (nr) {
+      case 1: pass<1>(w, nbp, act, nb, g0, g1, part); break;
+      case 2: pass<2>(w, nbp, act, nb, g0, g1, part); break;
+      case 3: pass<3>(w, nbp, act, nb, g0, g1, part); break;
+      case 4: pass<4>(w, nbp, act, nb, g0, g1, part); break;
+      case 5: pass<5>(w, nbp, act, nb, g0, g1, part); break;
+      case 6: pass<6>(w, nbp, act, nb, g0, g1, part); break;
+      case 7: pass<7>(w, nbp, act, nb, g0, g1, part); break;
+      default: pass<8>(w, nbp, act, nb, g0, g1, part); break;
+    }
+  }
+
+  // p.a: the packed activations of p.B columns; p.N weight rows.
+  static void gemm(const MatmulArgs& p) {
+    const int64_t nb = p.K / BlockQ8_0::kSize;
+    const int64_t groups = (p.B + kLanes - 1) / kLanes;
+    const auto* act = reinterpret_cast<const PackedBlock*>(p.a);
+    WeightPass w;
+    alignas(64) float part[kGroupsPerBlock][kMaxRows][kLanes];
+    for (int64_t g0 = 0; g0 < groups; g0 += kGroupsPerBlock) {
+      const int64_t g1 = std::min(groups, g0 + kGroupsPerBlock);
+      for (int64_t r0 = 0; r0 < p.N; r0 += kMaxRows) {
+        const int nr = static_cast<int>(std::min<int64_t>(kMaxRows, p.N - r0));
+        std::memset(part, 0, sizeof(part));
+        for (int64_t k0 = 0; k0 < nb; k0 += kPassBlocks) {
+          const int nbp = static_cast<int>(std::min<int64_t>(kPassBlocks, nb - k0));
+          for (int r = 0; r < nr; ++r) {
+            const auto* row = reinterpret_cast<const typename W::Block*>(p.w + (r0 + r) * p.w_stride) + k0;
+            for (int j = 0; j < nbp; ++j) W::unpack(row[j], w.u[r][j], w.d[r][j]);
+          }
+          run_pass(nr, w, nbp, act + k0, nb, g0, g1, part);
+        }
+        for (int64_t g = g0; g < g1; ++g) {
+          for (int c = 0; c < kLanes && g * kLanes + c < p.B; ++c) {
+            float* y = tiles::out_row(p, g * kLanes + c) + r0;
+            for (int r = 0; r < nr; ++r) y[r] = part[g - g0][r][c];
+          }
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+void fill_avx512_legacy_gemm_packed(KernelTable& t) {
+  for (QType q : {QType::Q4_0, QType::Q8_0}) {
+    FormatKernels& k = t.fmt[format_index(q)];
+    k.packed_act_bytes = packed_bytes;
+    k.pack_act = pack;
+  }
+  t.fmt[format_index(QType::Q4_0)].gemm_packed = Gemm<WQ4_0>::gemm;
+  t.fmt[format_index(QType::Q8_0)].gemm_packed = Gemm<WQ8_0>::gemm;
+}
+
+}  // namespace moerun
