@@ -125,6 +125,34 @@ void matmul_rows(const TensorView& w, const float* x, int64_t ldx, const int32_t
   run(w, x, ldx, rows, B, y, ldy);
 }
 
+void quantize_rows_for(QType w_type, const float* x, int64_t ldx, int64_t K, int64_t B, QuantizedRows& out) {
+  const QType at = format_traits(w_type).vec_dot_type;
+  out.type = at;
+  out.K = K;
+  out.B = B;
+  out.row = row_bytes(at, K);
+  out.bytes.resize(out.row * static_cast<size_t>(B));
+  const QuantizeFn quantize = kernels().of(at).quantize;
+  for (int64_t b = 0; b < B; ++b) quantize(x + b * ldx, out.bytes.data() + b * out.row, K);
+}
+
+void matmul_rows_range(const TensorView& w, const uint8_t* a, size_t a_stride, int64_t B, int64_t n0, int64_t n1,
+                       float* y, int64_t ldy) {
+  if (B <= 0 || n1 <= n0) return;
+  const FormatKernels& wk = kernels().of(w.type);
+  MatmulArgs p;
+  p.K = w.ne[0];
+  p.w = w.row(n0);
+  p.w_stride = w.row_bytes;
+  p.N = n1 - n0;
+  p.a = a;
+  p.a_stride = a_stride;
+  p.B = B;
+  p.y = y + n0;
+  p.ldy = ldy;
+  (B == 1 ? wk.gemv : wk.gemm)(p);
+}
+
 void dequantize_row(const TensorView& w, int64_t i, float* dst) {
   format_traits(w.type).dequantize(w.row(i), dst, w.ne[0]);
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/gguf/tensor.h"
 
@@ -24,5 +25,27 @@ void matmul_rows(const TensorView& w, const float* x, int64_t ldx, const int32_t
 
 // Dequantizes row `i` of w into dst (ne[0] floats): embedding lookups.
 void dequantize_row(const TensorView& w, int64_t i, float* dst);
+
+// Activation rows quantized once to the vec_dot_type of a weight format,
+// for several matmuls over the same input (MoE decode: every chosen
+// expert's gate and up read the same token).
+struct QuantizedRows {
+  QType type = QType::F32;  // the activation format
+  int64_t K = 0;
+  int64_t B = 0;
+  size_t row = 0;  // bytes per row
+  std::vector<uint8_t> bytes;
+  const uint8_t* at(int64_t b) const { return bytes.data() + static_cast<size_t>(b) * row; }
+};
+
+// Quantizes B rows of x (row stride ldx, K = w_type's row length) for
+// weights of w_type, on the calling thread.
+void quantize_rows_for(QType w_type, const float* x, int64_t ldx, int64_t K, int64_t B, QuantizedRows& out);
+
+// y[b * ldy + r] = dot(row r of w, activation row b) for rows r in [n0, n1)
+// and b < B, on the calling thread: one GEMV or GEMM-tile call. a: B rows of
+// w's vec_dot_type, a_stride bytes apart.
+void matmul_rows_range(const TensorView& w, const uint8_t* a, size_t a_stride, int64_t B, int64_t n0, int64_t n1,
+                       float* y, int64_t ldy);
 
 }  // namespace moerun

@@ -103,6 +103,66 @@ void split_gate_up(const TensorView& gate_up, TensorView& gate, TensorView& up) 
   up.data = gate_up.data + static_cast<size_t>(F) * gate_up.row_bytes;
 }
 
+namespace {
+
+// Work items of one decode phase: row chunks of every active expert's
+// matrix (or matrices), sized so each thread takes several: a thread that
+// is preempted leaves its remaining chunks to the others, and both threads
+// stream rows of the same experts at once.
+void plan_chunks(const std::vector<int32_t>& active, int n_mats, int64_t rows, std::vector<MoeScratch::Chunk>& out) {
+  // ~8 chunks per thread over the whole phase, at least 64 rows each (a
+  // few tens of KB), in multiples of 4 (the GEMV row tiles).
+  const int64_t total = static_cast<int64_t>(active.size()) * n_mats * rows;
+  int64_t per = std::max<int64_t>(64, total / (int64_t{threads()} * 8));
+  per = std::min(rows, (per + 3) / 4 * 4);
+  out.clear();
+  for (int32_t e : active) {
+    for (int m = 0; m < n_mats; ++m) {
+      for (int64_t r = 0; r < rows; r += per) {
+        out.push_back({e, m, static_cast<int32_t>(r), static_cast<int32_t>(std::min(rows, r + per))});
+      }
+    }
+  }
+}
+
+// Decode: the tokens are quantized once (not once per expert and matrix),
+// then three parallel phases: gate and up rows of every chosen expert;
+// SwiGLU and quantization of each expert's product; down rows. Outputs go
+// to s.ye, one row per (token, slot) as the prefill path leaves them.
+void moe_decode(const ExpertTensors& ex, const float* x, int64_t B, int64_t k, MoeScratch& s) {
+  const int64_t E = ex.gate.ne[0], F = ex.gate.ne[1];
+  const int64_t slots = B * k;
+  quantize_rows_for(ex.gate.type, x, E, E, B, s.qx);
+  const size_t row = s.qx.row;
+  s.qxe.resize(row * static_cast<size_t>(slots));
+  for (int64_t i = 0; i < slots; ++i) std::memcpy(s.qxe.data() + i * row, s.qx.at(s.order[i] / k), row);
+  s.ge.resize(static_cast<size_t>(slots * F));
+  s.ue.resize(static_cast<size_t>(slots * F));
+
+  std::vector<MoeScratch::Chunk>& chunks = s.chunks;  // not thread_local: the workers read it
+  plan_chunks(s.active, 2, F, chunks);
+  parallel_for(static_cast<int64_t>(chunks.size()), [&](int64_t c) {
+    const MoeScratch::Chunk& ch = chunks[c];
+    const int64_t o = s.offset[ch.e];
+    const TensorView w = ch.m == 0 ? ex.gate.slice(ch.e) : ex.up.slice(ch.e);
+    float* out = (ch.m == 0 ? s.ge.data() : s.ue.data()) + o * F;
+    matmul_rows_range(w, s.qxe.data() + o * row, row, s.count[ch.e], ch.r0, ch.r1, out, F);
+  });
+
+  // SwiGLU per slot, quantized for down (rows of slots, in expert order).
+  silu_mul(s.ge.data(), s.ue.data(), s.ge.data(), slots * F);
+  quantize_rows_for(ex.down.type, s.ge.data(), F, F, slots, s.qh);
+
+  plan_chunks(s.active, 1, E, chunks);
+  parallel_for(static_cast<int64_t>(chunks.size()), [&](int64_t c) {
+    const MoeScratch::Chunk& ch = chunks[c];
+    const int64_t o = s.offset[ch.e];
+    matmul_rows_range(ex.down.slice(ch.e), s.qh.at(o), s.qh.row, s.count[ch.e], ch.r0, ch.r1, s.ye.data() + o * E, E);
+  });
+}
+
+}  // namespace
+
 void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* ids, const float* weights, int64_t k,
              float* y, MoeScratch& s, MoeStats* stats) {
   const int64_t E = ex.gate.ne[0];
@@ -128,22 +188,17 @@ void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* 
   for (int64_t i = 0; i < B * k; ++i) {
     std::memcpy(s.xe.data() + i * E, x + (s.order[i] / k) * E, static_cast<size_t>(E) * sizeof(float));
   }
-  auto run_expert = [&](int64_t e, FfnScratch& scratch) {
-    const int64_t n = s.count[e];
-    float* xe = s.xe.data() + s.offset[e] * E;
-    float* ye = s.ye.data() + s.offset[e] * E;
-    swiglu_ffn(ex.gate.slice(e), ex.up.slice(e), ex.down.slice(e), xe, n, ye, scratch);
-  };
-  // Few tokens per expert (decode): one thread per expert, each streaming
-  // its own experts' weights, in one parallel region. Many (prefill): every
-  // thread shares each expert's rows instead, so no thread idles.
-  if (B * k <= 4 * n_active) {
-    parallel_for(n_active, [&](int64_t i) {
-      thread_local FfnScratch scratch;
-      run_expert(s.active[i], scratch);
-    });
+  // Few tokens per expert (decode): every chosen expert's rows shared out
+  // at once (moe_decode). Many (prefill): experts one after another, each
+  // matmul spread over the threads and run as GEMM tiles.
+  if (B * k <= 4 * n_active && ex.gate.type == ex.up.type) {
+    moe_decode(ex, x, B, k, s);
   } else {
-    for (int64_t i = 0; i < n_active; ++i) run_expert(s.active[i], s.ffn);
+    for (int64_t i = 0; i < n_active; ++i) {
+      const int64_t e = s.active[i];
+      swiglu_ffn(ex.gate.slice(e), ex.up.slice(e), ex.down.slice(e), s.xe.data() + s.offset[e] * E, s.count[e],
+                 s.ye.data() + s.offset[e] * E, s.ffn);
+    }
   }
   for (int64_t i = 0; i < B * k; ++i) {
     const int64_t slot = s.order[i];

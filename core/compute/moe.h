@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/compute/ffn.h"
+#include "core/compute/matmul.h"
 #include "core/gguf/tensor.h"
 
 namespace moerun {
@@ -65,6 +66,17 @@ struct MoeScratch {
   std::vector<int32_t> active;                // experts with at least one token
   std::vector<float> xe, ye;                  // gathered inputs / outputs, grouped by expert
   FfnScratch ffn;
+  // Decode path: quantized tokens, gathered per slot; gate/up outputs and
+  // the quantized SwiGLU product per slot.
+  QuantizedRows qx, qh;
+  std::vector<uint8_t> qxe;
+  std::vector<float> ge, ue;
+  struct Chunk {
+    int32_t e;  // expert
+    int32_t m;  // matrix: 0 gate (or down), 1 up
+    int32_t r0, r1;
+  };
+  std::vector<Chunk> chunks;  // one decode phase's work items
 };
 
 // y[B, E] += sum_k weights[b, k] * expert_{ids[b, k]}(x[b]).
