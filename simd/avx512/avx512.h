@@ -11,6 +11,7 @@ void fill_avx512_legacy(KernelTable& t);
 void fill_avx512_legacy_gemv(KernelTable& t);
 void fill_avx512_legacy_gemm(KernelTable& t);
 void fill_avx512_legacy_gemm_packed(KernelTable& t);
+void fill_avx512_q4_k_gemm_packed(KernelTable& t);
 void fill_avx512_kquants(KernelTable& t);
 void fill_avx512_k_gemv(KernelTable& t);
 void fill_avx512_float(KernelTable& t);

@@ -81,6 +81,7 @@ void fill_Avx512(KernelTable& t) {
   fill_avx512_legacy_gemv(t);  // after: replaces the Q4_0/Q8_0 GEMV
   fill_avx512_legacy_gemm(t);  // after: replaces the Q4_0/Q8_0 GEMM
   fill_avx512_legacy_gemm_packed(t);
+  fill_avx512_q4_k_gemm_packed(t);
   fill_avx512_kquants(t);
   fill_avx512_k_gemv(t);  // after: replaces the K-quant GEMVs
   fill_avx512_float(t);

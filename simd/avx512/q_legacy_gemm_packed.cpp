@@ -37,36 +37,32 @@
 #include "quant/q4_0.h"
 #include "quant/q8_0.h"
 #include "simd/avx512/avx512.h"
-#include "simd/tile_driver.h"
+#include "simd/avx512/packed_gemm.h"
 
 namespace moerun {
 namespace {
 
-constexpr int kLanes = 16;  // columns per group
-constexpr int kSlots = 8;   // 4-level slots per 32-level block
-constexpr int kMaxRows = 8;      // weight rows per tile: 8 dot accumulators + 8 float ones
-constexpr int kPassBlocks = 64;  // blocks unpacked per pass (8 rows x 64 x 32 B: 16 KB of stack)
-constexpr int kGroupsPerBlock = 8;  // column groups per column block: 128 columns, ~80 KB of packed K = 2048
+constexpr int kSlots = 8;  // 4-level slots per 32-level block
 constexpr int kSlotFirst[kSlots] = {0, 16, 4, 20, 8, 24, 12, 28};
 
-struct PackedBlock {
+struct LegacyPacked {
   int8_t q[kSlots][kLanes][4];
   int32_t sum[kLanes];
   float d[kLanes];
 };
-static_assert(sizeof(PackedBlock) == 640);
+static_assert(sizeof(LegacyPacked) == 640);
 
 size_t packed_bytes(int64_t B, int64_t K) {
   return static_cast<size_t>((B + kLanes - 1) / kLanes) * static_cast<size_t>(K / BlockQ8_0::kSize) *
-         sizeof(PackedBlock);
+         sizeof(LegacyPacked);
 }
 
 void pack(const uint8_t* a, size_t a_stride, int64_t B, int64_t K, int64_t g0, int64_t g1, uint8_t* out) {
   const int64_t nb = K / BlockQ8_0::kSize;
-  auto* pb = reinterpret_cast<PackedBlock*>(out);
+  auto* pb = reinterpret_cast<LegacyPacked*>(out);
   for (int64_t g = g0; g < g1; ++g) {
     for (int64_t j = 0; j < nb; ++j) {
-      PackedBlock& p = pb[g * nb + j];
+      LegacyPacked& p = pb[g * nb + j];
       for (int c = 0; c < kLanes; ++c) {
         const int64_t col = g * kLanes + c;
         if (col >= B) {
@@ -86,14 +82,17 @@ void pack(const uint8_t* a, size_t a_stride, int64_t B, int64_t K, int64_t g0, i
   }
 }
 
+constexpr int kLegacyPassBlocks = 64;  // 8 rows x 64 blocks x 32 B: 16 KB of stack
+
 // Unpacked weights of one pass: per row, per block, 32 unsigned bytes in
 // slot order, and the block's scale.
-struct WeightPass {
-  alignas(64) uint8_t u[kMaxRows][kPassBlocks][32];
-  float d[kMaxRows][kPassBlocks];
+struct LegacyPass {
+  alignas(64) uint8_t u[kMaxRows][kLegacyPassBlocks][32];
+  float d[kMaxRows][kLegacyPassBlocks];
 };
 
-struct WQ4_0 {
+// Q4_0: u = the nibble = q + 8.
+struct UQ4_0 {
   using Block = BlockQ4_0;
   static constexpr int kShift = 3;  // offset 8
   static void unpack(const Block& b, uint8_t* u, float& d) {
@@ -107,7 +106,8 @@ struct WQ4_0 {
   }
 };
 
-struct WQ8_0 {
+// Q8_0: u = q ^ 0x80 = q + 128.
+struct UQ8_0 {
   using Block = BlockQ8_0;
   static constexpr int kShift = 7;  // offset 128
   static void unpack(const Block& b, uint8_t* u, float& d) {
@@ -120,16 +120,23 @@ struct WQ8_0 {
   }
 };
 
-template <class W>
-struct Gemm {
-  // NR rows of the pass x one column group over nbp blocks; acc carries the
-  // sums of earlier passes.
+template <class U>
+struct LegacyKern {
+  using Block = typename U::Block;
+  using PackedBlock = LegacyPacked;
+  using WeightPass = LegacyPass;
+  static constexpr int kPassBlocks = kLegacyPassBlocks;
+
+  static void unpack(const Block* row, int nbp, int r, WeightPass& w) {
+    for (int j = 0; j < nbp; ++j) U::unpack(row[j], w.u[r][j], w.d[r][j]);
+  }
+
   template <int NR>
   static void tile(const WeightPass& w, int nbp, const PackedBlock* act, __m512 (&acc)[kMaxRows]) {
     for (int j = 0; j < nbp; ++j) {
       const PackedBlock& a = act[j];
       const __m512i init = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                            _mm512_slli_epi32(_mm512_loadu_si512(a.sum), W::kShift));
+                                            _mm512_slli_epi32(_mm512_loadu_si512(a.sum), U::kShift));
       __m512i dot[NR];
       for (int r = 0; r < NR; ++r) dot[r] = init;
 #pragma GCC unroll 8
@@ -147,61 +154,6 @@ struct Gemm {
       }
     }
   }
-
-  template <int NR>
-  static void pass(const WeightPass& w, int nbp, const PackedBlock* act, int64_t nb, int64_t g0, int64_t g1,
-                   float (*part)[kMaxRows][kLanes]) {
-    for (int64_t g = g0; g < g1; ++g) {
-      __m512 acc[kMaxRows];
-      for (int r = 0; r < NR; ++r) acc[r] = _mm512_load_ps(part[g - g0][r]);
-      tile<NR>(w, nbp, act + g * nb, acc);
-      for (int r = 0; r < NR; ++r) _mm512_store_ps(part[g - g0][r], acc[r]);
-    }
-  }
-
-  static void run_pass(int nr, const WeightPass& w, int nbp, const PackedBlock* act, int64_t nb, int64_t g0,
-                       int64_t g1, float (*part)[kMaxRows][kLanes]) {
-    switch (nr) {
-      case 1: pass<1>(w, nbp, act, nb, g0, g1, part); break;
-      case 2: pass<2>(w, nbp, act, nb, g0, g1, part); break;
-      case 3: pass<3>(w, nbp, act, nb, g0, g1, part); break;
-      case 4: pass<4>(w, nbp, act, nb, g0, g1, part); break;
-      case 5: pass<5>(w, nbp, act, nb, g0, g1, part); break;
-      case 6: pass<6>(w, nbp, act, nb, g0, g1, part); break;
-      case 7: pass<7>(w, nbp, act, nb, g0, g1, part); break;
-      default: pass<8>(w, nbp, act, nb, g0, g1, part); break;
-    }
-  }
-
-  // p.a: the packed activations of p.B columns; p.N weight rows.
-  static void gemm(const MatmulArgs& p) {
-    const int64_t nb = p.K / BlockQ8_0::kSize;
-    const int64_t groups = (p.B + kLanes - 1) / kLanes;
-    const auto* act = reinterpret_cast<const PackedBlock*>(p.a);
-    WeightPass w;
-    alignas(64) float part[kGroupsPerBlock][kMaxRows][kLanes];
-    for (int64_t g0 = 0; g0 < groups; g0 += kGroupsPerBlock) {
-      const int64_t g1 = std::min(groups, g0 + kGroupsPerBlock);
-      for (int64_t r0 = 0; r0 < p.N; r0 += kMaxRows) {
-        const int nr = static_cast<int>(std::min<int64_t>(kMaxRows, p.N - r0));
-        std::memset(part, 0, sizeof(part));
-        for (int64_t k0 = 0; k0 < nb; k0 += kPassBlocks) {
-          const int nbp = static_cast<int>(std::min<int64_t>(kPassBlocks, nb - k0));
-          for (int r = 0; r < nr; ++r) {
-            const auto* row = reinterpret_cast<const typename W::Block*>(p.w + (r0 + r) * p.w_stride) + k0;
-            for (int j = 0; j < nbp; ++j) W::unpack(row[j], w.u[r][j], w.d[r][j]);
-          }
-          run_pass(nr, w, nbp, act + k0, nb, g0, g1, part);
-        }
-        for (int64_t g = g0; g < g1; ++g) {
-          for (int c = 0; c < kLanes && g * kLanes + c < p.B; ++c) {
-            float* y = tiles::out_row(p, g * kLanes + c) + r0;
-            for (int r = 0; r < nr; ++r) y[r] = part[g - g0][r][c];
-          }
-        }
-      }
-    }
-  }
 };
 
 }  // namespace
@@ -212,8 +164,8 @@ void fill_avx512_legacy_gemm_packed(KernelTable& t) {
     k.packed_act_bytes = packed_bytes;
     k.pack_act = pack;
   }
-  t.fmt[format_index(QType::Q4_0)].gemm_packed = Gemm<WQ4_0>::gemm;
-  t.fmt[format_index(QType::Q8_0)].gemm_packed = Gemm<WQ8_0>::gemm;
+  t.fmt[format_index(QType::Q4_0)].gemm_packed = PackedGemm<LegacyKern<UQ4_0>>::gemm;
+  t.fmt[format_index(QType::Q8_0)].gemm_packed = PackedGemm<LegacyKern<UQ8_0>>::gemm;
 }
 
 }  // namespace moerun
