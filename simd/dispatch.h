@@ -61,6 +61,11 @@ struct MatmulArgs {
   // Output row of activation row b: out_rows[b], or b when null. MoE uses
   // it to scatter an expert's gathered tokens back to their batch rows.
   const int32_t* out_rows = nullptr;
+  // Weight rows from w on that may be prefetched (>= N; 0: N). A caller
+  // that runs a matrix in consecutive chunks on one thread sets it to the
+  // rows left in the matrix, so the decode GEMV's prefetch runs on into the
+  // next chunk instead of starting it cold.
+  int64_t n_prefetch = 0;
 };
 using GemmFn = void (*)(const MatmulArgs&);
 

@@ -25,10 +25,13 @@ namespace moerun::tiles {
 // Always inlined: a call inside the K loop would spill every vector
 // accumulator (all zmm registers are caller-saved), and GCC 12 declined to
 // inline it (halving Q4_K GEMV speed).
+// Rows of p.w that may be prefetched (MatmulArgs::n_prefetch).
+inline int64_t prefetch_rows(const MatmulArgs& p) { return p.n_prefetch > p.N ? p.n_prefetch : p.N; }
+
 template <int NR, int NC>
 [[gnu::always_inline]] inline void prefetch_next_tile(const MatmulArgs& p, int64_t r0, size_t off, size_t len) {
   if constexpr (NC == 1) {
-    if (r0 + 2 * NR > p.N) return;
+    if (r0 + 2 * NR > prefetch_rows(p)) return;
     const uint8_t* q = p.w + (r0 + NR) * p.w_stride + off;
     for (int r = 0; r < NR; ++r, q += p.w_stride) {
       for (size_t o = 0; o < len; o += 64) __builtin_prefetch(q + o, 0, 2);  // 2: prefetcht1 on x86
@@ -47,7 +50,7 @@ inline void tile_rows(const MatmulArgs& p, int64_t r0, int64_t skip, const T* (&
 // the next tile (same K position), or 0 when this call has no next tile.
 template <int NR>
 inline size_t next_tile(const MatmulArgs& p, int64_t r0) {
-  return r0 + 2 * NR <= p.N ? NR * p.w_stride : 0;
+  return r0 + 2 * NR <= prefetch_rows(p) ? NR * p.w_stride : 0;
 }
 
 // Output row of activation row c.

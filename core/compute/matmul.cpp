@@ -90,6 +90,7 @@ void run(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, 
       MatmulArgs p = base;
       p.w = w.row(r);
       p.N = std::min(tile, n1 - r);
+      p.n_prefetch = N - r;  // the thread's next chunk is usually the next rows
       p.y = y + r;
       fn(p);
     }
@@ -150,6 +151,7 @@ void matmul_rows_range(const TensorView& w, const uint8_t* a, size_t a_stride, i
   p.B = B;
   p.y = y + n0;
   p.ldy = ldy;
+  p.n_prefetch = w.ne[1] - n0;
   (B == 1 ? wk.gemv : wk.gemm)(p);
 }
 

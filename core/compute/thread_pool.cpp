@@ -29,9 +29,26 @@ namespace {
 // better given back.
 constexpr auto kSpin = std::chrono::microseconds(100);
 
-// state: job generation in the high 32 bits, next unclaimed item in the low
-// 32; kClosed as the item marks a finished job (no item can be claimed).
-constexpr uint64_t kClosed = 0xFFFFFFFFu;
+// Items of a job are split into one contiguous range per thread. A range
+// word packs the job's generation (24 bits: a thread stalled between reading
+// the generation and claiming would need 16M jobs, minutes of decode, to
+// pass before it could mistake a new job for its own) and the range's next
+// unclaimed item and end (20 bits each): a thread claims from the front of its own
+// range, then from the back of the fullest other one. Matmul chunks are
+// consecutive rows, so each thread streams its rows in order and the
+// hardware prefetcher runs on from one chunk into the next; with one shared
+// counter the threads' chunks interleaved and every chunk started cold.
+constexpr int kItemBits = 20;
+constexpr uint32_t kGenMask = 0xFFFFFFu;
+constexpr uint64_t kItemMask = (uint64_t{1} << kItemBits) - 1;
+constexpr uint64_t kMaxItems = kItemMask;  // larger jobs run serially
+
+inline uint64_t range_word(uint32_t gen, uint64_t lo, uint64_t hi) {
+  return uint64_t{gen & kGenMask} << (2 * kItemBits) | lo << kItemBits | hi;
+}
+inline uint32_t word_gen(uint64_t w) { return static_cast<uint32_t>(w >> (2 * kItemBits)); }
+inline uint64_t word_lo(uint64_t w) { return (w >> kItemBits) & kItemMask; }
+inline uint64_t word_hi(uint64_t w) { return w & kItemMask; }
 
 void futex_wait(std::atomic<uint32_t>& word, uint32_t expected) {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
@@ -82,7 +99,7 @@ thread_local bool t_in_parallel = false;
 
 class Pool {
  public:
-  explicit Pool(int n) : n_(n) {
+  explicit Pool(int n) : n_(n), ranges_(static_cast<size_t>(n)) {
     for (int w = 1; w < n; ++w) workers_.emplace_back([this, w] { worker(w); });
   }
   ~Pool() {
@@ -100,11 +117,15 @@ class Pool {
     n_items_.store(static_cast<uint32_t>(n), std::memory_order_relaxed);
     limit_.store(limit, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
-    const uint32_t g = gen_.load(std::memory_order_relaxed) + 1;
-    state_.store(uint64_t{g} << 32, std::memory_order_release);
-    gen_.store(g);
+    const uint32_t g = (gen_.load(std::memory_order_relaxed) + 1) & kGenMask;
+    for (int t = 0; t < n_; ++t) {
+      const uint64_t lo = t < limit ? static_cast<uint64_t>(n * t / limit) : 0;
+      const uint64_t hi = t < limit ? static_cast<uint64_t>(n * (t + 1) / limit) : 0;
+      ranges_[t].word.store(range_word(g, lo, hi), std::memory_order_relaxed);
+    }
+    gen_.store(g);  // seq_cst: publishes the job's fields and ranges
     if (sleepers_.load() > 0) futex_wake_all(gen_);
-    claim_items(g);
+    claim_items(g, 0, limit);
     // Every item claimed; wait for the ones other threads are running.
     const uint32_t total = static_cast<uint32_t>(n);
     for (int64_t i = spin_iterations(); i > 0 && done_.load(std::memory_order_acquire) != total; --i) cpu_relax();
@@ -113,31 +134,59 @@ class Pool {
       for (uint32_t d = done_.load(); d != total; d = done_.load()) futex_wait(done_, d);
       caller_sleeping_.store(0);
     }
-    // Close the job before the next one rewrites fn_/ctx_/n_items_: a thread
-    // that read this job's generation can no longer claim (acq_rel: the
-    // next job's stores stay after it).
-    state_.exchange(uint64_t{g} << 32 | kClosed, std::memory_order_acq_rel);
   }
 
  private:
-  // Claims and runs items of job g until none is left. The job's fields are
-  // read after the state and trusted only once the CAS succeeds: a successful
-  // CAS on generation g means job g was still open, so they were its own.
-  void claim_items(uint32_t g) {
+  struct alignas(64) Range {
+    std::atomic<uint64_t> word{0};
+  };
+
+  // Claims item lo of range r (front) or hi - 1 (back) for job g; false
+  // when the range is empty or belongs to another job.
+  bool take(int r, uint32_t g, bool front, uint64_t& item) {
+    uint64_t w = ranges_[r].word.load(std::memory_order_acquire);
+    for (;;) {
+      if (word_gen(w) != g) return false;
+      const uint64_t lo = word_lo(w), hi = word_hi(w);
+      if (lo >= hi) return false;
+      const uint64_t next = front ? range_word(g, lo + 1, hi) : range_word(g, lo, hi - 1);
+      if (ranges_[r].word.compare_exchange_weak(w, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        item = front ? lo : hi - 1;
+        return true;
+      }
+    }
+  }
+
+  // Claims and runs items of job g until none is left: its own range `self`
+  // front first, then the back of the range with the most left. The job's
+  // fields are read after gen_ and trusted only once a claim succeeds: a
+  // claim on generation g means job g still had items, so it was not done
+  // and the next job had not rewritten them.
+  void claim_items(uint32_t g, int self, int limit) {
     const bool outer = t_in_parallel;
     t_in_parallel = true;
-    uint64_t s = state_.load(std::memory_order_acquire);
+    const detail::ItemFn fn = fn_.load(std::memory_order_relaxed);
+    void* const ctx = ctx_.load(std::memory_order_relaxed);
+    const uint32_t n = n_items_.load(std::memory_order_relaxed);
     for (;;) {
-      if (static_cast<uint32_t>(s >> 32) != g) break;
-      const detail::ItemFn fn = fn_.load(std::memory_order_relaxed);
-      void* const ctx = ctx_.load(std::memory_order_relaxed);
-      const uint32_t n = n_items_.load(std::memory_order_relaxed);
-      const uint32_t i = static_cast<uint32_t>(s);
-      if (i >= n) break;
-      if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
-      fn(ctx, i);
+      uint64_t item = 0;
+      bool got = take(self, g, true, item);
+      while (!got) {
+        int victim = -1;
+        uint64_t most = 0;
+        for (int r = 0; r < limit; ++r) {
+          const uint64_t w = ranges_[r].word.load(std::memory_order_acquire);
+          if (word_gen(w) == g && word_hi(w) > word_lo(w) && word_hi(w) - word_lo(w) > most) {
+            most = word_hi(w) - word_lo(w);
+            victim = r;
+          }
+        }
+        if (victim < 0) break;
+        got = take(victim, g, false, item);
+      }
+      if (!got) break;
+      fn(ctx, static_cast<int64_t>(item));
       if (done_.fetch_add(1) + 1 == n && caller_sleeping_.load() != 0) futex_wake_all(done_);
-      s = state_.load(std::memory_order_acquire);
     }
     t_in_parallel = outer;
   }
@@ -148,15 +197,16 @@ class Pool {
       wait_change(gen_, seen, sleepers_);
       if (stop_.load()) return;
       seen = gen_.load();
-      if (w < limit_.load(std::memory_order_relaxed)) claim_items(seen);
+      const int limit = limit_.load(std::memory_order_relaxed);
+      if (w < limit) claim_items(seen, w, limit);
     }
   }
 
   const int n_;
   std::vector<std::thread> workers_;
+  std::vector<Range> ranges_;         // one per thread, the caller's first
   std::mutex submit_;
-  std::atomic<uint64_t> state_{0};
-  std::atomic<uint32_t> gen_{0};       // futex word the idle workers sleep on
+  std::atomic<uint32_t> gen_{0};       // futex word the idle workers sleep on (24 bits used)
   std::atomic<uint32_t> done_{0};      // items finished in the current job; the caller's futex word
   std::atomic<uint32_t> sleepers_{0};
   std::atomic<uint32_t> caller_sleeping_{0};
@@ -203,7 +253,7 @@ void parallel_for(int64_t n, int max_threads, ItemFn fn, void* ctx) {
   if (n <= 0) return;
   const int all = threads();
   const int t = static_cast<int>(std::min<int64_t>({max_threads > 0 ? max_threads : all, all, n}));
-  if (t <= 1 || t_in_parallel || n >= int64_t{kClosed}) {
+  if (t <= 1 || t_in_parallel || n > static_cast<int64_t>(kMaxItems)) {
     // Serially; a single item may still run nested parallel_fors.
     for (int64_t i = 0; i < n; ++i) fn(ctx, i);
     return;
