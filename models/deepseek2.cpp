@@ -312,18 +312,18 @@ void DeepSeek2::attention(const Ds2Layer& L, int64_t l, const Batch& batch, KvCa
 
   {
     OpScope op("attn.q_kv");
+    // The q and kv projections read the same normed rows: one quantization.
     if (ds_.q_lora_rank > 0) {
       qa_.resize(B * ds_.q_lora_rank);
-      matmul(L.wq_a, h_.data(), E, B, qa_.data(), ds_.q_lora_rank);
+      matmul2(L.wq_a, qa_.data(), ds_.q_lora_rank, L.wkv_a, kva_.data(), kd, h_.data(), E, B);
       for (int64_t b = 0; b < B; ++b) {
         float* r = qa_.data() + b * ds_.q_lora_rank;
         rms_norm(r, L.q_a_norm, r, ds_.q_lora_rank, eps);
       }
       matmul(L.wq_b, qa_.data(), ds_.q_lora_rank, B, q_.data(), qd);
     } else {
-      matmul(L.wq, h_.data(), E, B, q_.data(), qd);
+      matmul2(L.wq, q_.data(), qd, L.wkv_a, kva_.data(), kd, h_.data(), E, B);
     }
-    matmul(L.wkv_a, h_.data(), E, B, kva_.data(), kd);
   }
   {
     OpScope op("attn.norm_rope");

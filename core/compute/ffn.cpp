@@ -11,8 +11,7 @@ void swiglu_ffn(const TensorView& gate, const TensorView& up, const TensorView& 
   const int64_t F = gate.ne[1];
   s.gate.resize(static_cast<size_t>(B * F));
   s.up.resize(static_cast<size_t>(B * F));
-  matmul(gate, x, E, B, s.gate.data(), F);
-  matmul(up, x, E, B, s.up.data(), F);
+  matmul2(gate, s.gate.data(), F, up, s.up.data(), F, x, E, B);
   silu_mul(s.gate.data(), s.up.data(), s.gate.data(), B * F);
   matmul(down, s.gate.data(), F, B, y, E);
 }

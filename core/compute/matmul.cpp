@@ -29,10 +29,20 @@ constexpr int64_t kChunksPerThread = 8;
 constexpr int64_t kMinPackedCols = 16;
 constexpr int64_t kPackGroup = 16;  // columns per packed group
 
-void run(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, int64_t B, float* y, int64_t ldy) {
+// One weight matrix of a run and where its output goes.
+struct Target {
+  const TensorView* w;
+  float* y;
+  int64_t ldy;
+};
+
+// y_t = x . W_t^T for every target t: the activation rows are quantized (and
+// packed) once for all of them, and one parallel region hands out row chunks
+// of all the targets. Targets share format and K.
+void run(const Target* targets, int n_targets, const float* x, int64_t ldx, const int32_t* rows, int64_t B) {
+  const TensorView& w = *targets[0].w;
   const int64_t K = w.ne[0];
-  const int64_t N = w.ne[1];
-  if (B <= 0 || N <= 0) return;
+  if (B <= 0) return;
   const KernelTable& kt = kernels();
   const FormatTraits& wf = format_traits(w.type);
   const FormatKernels& wk = kt.of(w.type);
@@ -56,7 +66,6 @@ void run(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, 
   base.a = abuf;
   base.a_stride = a_row;
   base.B = B;
-  base.ldy = ldy;
   base.out_rows = rows;
   GemmFn fn = B == 1 ? wk.gemv : wk.gemm;
   if (B >= kMinPackedCols && wk.gemm_packed != nullptr) {
@@ -74,56 +83,87 @@ void run(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, 
     base.a_stride = 0;
     fn = wk.gemm_packed;
   }
-  const int64_t tile = B == 1 ? N : kGemmRowTile;
 
-  // Threads take contiguous runs of rows (multiples of kRowAlign) from a
-  // shared counter, several per thread: with a static split, a thread the OS
-  // preempts (another process on a 2-vCPU machine) stalls the whole matmul,
-  // while here the other thread takes its remaining chunks.
-  // Inside a parallel region (MoE decode runs one expert per thread) a
-  // nested region would get one thread anyway: skip its fork/join.
-  const bool small = in_parallel() || (B == 1 && w.row_bytes * static_cast<size_t>(N) < kMinParallelBytes);
-  const int64_t units = (N + kRowAlign - 1) / kRowAlign;
-  const int nt = small ? 1 : static_cast<int>(std::min<int64_t>(threads(), units));
-  auto part = [&](int64_t n0, int64_t n1) {
+  // Rows [n0, n1) of target t, in tiles (GEMM) or one call (GEMV).
+  auto part = [&](int t, int64_t n0, int64_t n1) {
+    const TensorView& wt = *targets[t].w;
+    const int64_t N = wt.ne[1];
+    const int64_t tile = B == 1 ? n1 - n0 : kGemmRowTile;
     for (int64_t r = n0; r < n1; r += tile) {
       MatmulArgs p = base;
-      p.w = w.row(r);
+      p.w = wt.row(r);
       p.N = std::min(tile, n1 - r);
       p.n_prefetch = N - r;  // the thread's next chunk is usually the next rows
-      p.y = y + r;
+      p.y = targets[t].y + r;
+      p.ldy = targets[t].ldy;
       fn(p);
     }
   };
-  if (nt == 1) {
-    part(0, N);
+
+  size_t bytes = 0;
+  int64_t all_rows = 0;
+  for (int t = 0; t < n_targets; ++t) {
+    bytes += targets[t].w->row_bytes * static_cast<size_t>(targets[t].w->ne[1]);
+    all_rows += targets[t].w->ne[1];
+  }
+  // Inside a parallel region (an expert on its thread) a nested region would
+  // get one thread anyway: skip its fork/join.
+  const bool small = in_parallel() || (B == 1 && bytes < kMinParallelBytes);
+  if (small || threads() == 1) {
+    for (int t = 0; t < n_targets; ++t) part(t, 0, targets[t].w->ne[1]);
     return;
   }
-  // GEMV: kChunksPerThread runs per thread (each still hundreds of KB for a
-  // large matrix); GEMM: one 64-row tile per chunk.
-  const int64_t chunks = B == 1 ? std::min<int64_t>(units, int64_t{nt} * kChunksPerThread)
-                                : (N + kGemmRowTile - 1) / kGemmRowTile;
-  parallel_for(
-      chunks,
-      [&](int64_t c) {
-        if (B == 1) {
-          part(std::min(N, units * c / chunks * kRowAlign), std::min(N, units * (c + 1) / chunks * kRowAlign));
-        } else {
-          part(c * kGemmRowTile, std::min(N, (c + 1) * kGemmRowTile));
-        }
-      },
-      nt);
+  // Chunks: GEMV, runs of rows (multiples of kRowAlign), kChunksPerThread
+  // per thread over all targets (each still hundreds of KB for a large
+  // matrix); GEMM, one 64-row tile each. Threads take contiguous runs of
+  // chunks first (core/compute/thread_pool), so each streams its rows in
+  // order, and a preempted thread's chunks go to the other.
+  struct Chunk {
+    int t;
+    int64_t n0, n1;
+  };
+  thread_local std::vector<Chunk> chunk_list;
+  chunk_list.clear();
+  const int64_t want = B == 1 ? int64_t{threads()} * kChunksPerThread : 0;
+  for (int t = 0; t < n_targets; ++t) {
+    const int64_t N = targets[t].w->ne[1];
+    int64_t per = kGemmRowTile;
+    if (B == 1) {
+      const int64_t units = (N + kRowAlign - 1) / kRowAlign;
+      const int64_t mine = std::max<int64_t>(1, want * N / all_rows);
+      per = (units + mine - 1) / mine * kRowAlign;
+    }
+    for (int64_t r = 0; r < N; r += per) chunk_list.push_back({t, r, std::min(N, r + per)});
+  }
+  const Chunk* chunks = chunk_list.data();  // the workers read the caller's list
+  parallel_for(static_cast<int64_t>(chunk_list.size()),
+               [&](int64_t c) { part(chunks[c].t, chunks[c].n0, chunks[c].n1); });
 }
 
 }  // namespace
 
 void matmul(const TensorView& w, const float* x, int64_t ldx, int64_t B, float* y, int64_t ldy) {
-  run(w, x, ldx, nullptr, B, y, ldy);
+  if (w.ne[1] <= 0) return;
+  const Target t{&w, y, ldy};
+  run(&t, 1, x, ldx, nullptr, B);
 }
 
 void matmul_rows(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, int64_t B, float* y,
                  int64_t ldy) {
-  run(w, x, ldx, rows, B, y, ldy);
+  if (w.ne[1] <= 0) return;
+  const Target t{&w, y, ldy};
+  run(&t, 1, x, ldx, rows, B);
+}
+
+void matmul2(const TensorView& w0, float* y0, int64_t ldy0, const TensorView& w1, float* y1, int64_t ldy1,
+             const float* x, int64_t ldx, int64_t B) {
+  if (w0.type != w1.type || w0.ne[0] != w1.ne[0]) {
+    matmul(w0, x, ldx, B, y0, ldy0);
+    matmul(w1, x, ldx, B, y1, ldy1);
+    return;
+  }
+  const Target t[2] = {{&w0, y0, ldy0}, {&w1, y1, ldy1}};
+  run(t, 2, x, ldx, nullptr, B);
 }
 
 void quantize_rows_for(QType w_type, const float* x, int64_t ldx, int64_t K, int64_t B, QuantizedRows& out) {

@@ -23,6 +23,12 @@ void matmul(const TensorView& w, const float* x, int64_t ldx, int64_t B, float* 
 void matmul_rows(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, int64_t B, float* y,
                  int64_t ldy);
 
+// Two matmuls over the same activation rows (a SwiGLU's gate and up, MLA's
+// q and kv projections): quantized once, one parallel region for both.
+// Weights of different formats or K fall back to two matmuls.
+void matmul2(const TensorView& w0, float* y0, int64_t ldy0, const TensorView& w1, float* y1, int64_t ldy1,
+             const float* x, int64_t ldx, int64_t B);
+
 // Dequantizes row `i` of w into dst (ne[0] floats): embedding lookups.
 void dequantize_row(const TensorView& w, int64_t i, float* dst);
 
