@@ -387,17 +387,12 @@ void DeepSeek2::forward(const Batch& batch, KvCache& kv, float* logits) {
       rc.selection_bias = L.exp_probs_b;
       route(rc, rl_.data(), B, ri_.data(), rw_.data());
     }
-    {
-      OpScope op("moe.shared");
-      if (L.shexp_gate.valid()) {
-        swiglu_ffn(L.shexp_gate, L.shexp_up, L.shexp_down, h_.data(), B, tmp_.data(), ffn_);
-      } else {
-        std::fill(tmp_.begin(), tmp_.begin() + B * E, 0.0f);
-      }
-    }
     OpScope op("moe.experts");
     stats_.layer = static_cast<int32_t>(l);
-    moe_ffn(L.experts, h_.data(), B, ri_.data(), rw_.data(), k, tmp_.data(), moe_, &stats_);
+    const SharedExpert shared{L.shexp_gate, L.shexp_up, L.shexp_down};
+    std::fill(tmp_.begin(), tmp_.begin() + B * E, 0.0f);
+    moe_ffn(L.experts, h_.data(), B, ri_.data(), rw_.data(), k, tmp_.data(), moe_, &stats_,
+            L.shexp_gate.valid() ? &shared : nullptr);
     add_inplace(x_.data(), tmp_.data(), B * E);
   }
 

@@ -105,66 +105,86 @@ void split_gate_up(const TensorView& gate_up, TensorView& gate, TensorView& up) 
 
 namespace {
 
-// Work items of one decode phase: row chunks of every active expert's
-// matrix (or matrices), sized so each thread takes several: a thread that
-// is preempted leaves its remaining chunks to the others, and both threads
-// stream rows of the same experts at once.
-void plan_chunks(const std::vector<int32_t>& active, int n_mats, int64_t rows, std::vector<MoeScratch::Chunk>& out) {
-  // ~8 chunks per thread over the whole phase, at least 64 rows each (a
-  // few tens of KB), in multiples of 4 (the GEMV row tiles).
-  const int64_t total = static_cast<int64_t>(active.size()) * n_mats * rows;
-  int64_t per = std::max<int64_t>(64, total / (int64_t{threads()} * 8));
-  per = std::min(rows, (per + 3) / 4 * 4);
+// Work items of one decode phase: row chunks of every job's matrices (a job
+// is a chosen expert or the shared expert), ~8 per thread over the phase, at
+// least 64 rows (a few tens of KB) and a multiple of 4 (the GEMV row tiles)
+// each. A thread that is preempted leaves its chunks to the others, and the
+// threads stream rows of the same experts at once.
+void plan_chunks(const std::vector<MoeScratch::Job>& jobs, bool down, std::vector<MoeScratch::Chunk>& out) {
+  int64_t total = 0;
+  for (const MoeScratch::Job& j : jobs) total += down ? j.down.ne[1] : j.gate.ne[1] + j.up.ne[1];
+  const int64_t per_want = std::max<int64_t>(64, total / (int64_t{threads()} * 8));
   out.clear();
-  for (int32_t e : active) {
-    for (int m = 0; m < n_mats; ++m) {
+  for (int32_t ji = 0; ji < static_cast<int32_t>(jobs.size()); ++ji) {
+    for (int32_t m = 0; m < (down ? 1 : 2); ++m) {
+      const int64_t rows = down ? jobs[ji].down.ne[1] : jobs[ji].gate.ne[1];
+      const int64_t per = std::min(rows, (per_want + 3) / 4 * 4);
       for (int64_t r = 0; r < rows; r += per) {
-        out.push_back({e, m, static_cast<int32_t>(r), static_cast<int32_t>(std::min(rows, r + per))});
+        out.push_back({ji, m, static_cast<int32_t>(r), static_cast<int32_t>(std::min(rows, r + per))});
       }
     }
   }
 }
 
 // Decode: the tokens are quantized once (not once per expert and matrix),
-// then three parallel phases: gate and up rows of every chosen expert;
-// SwiGLU and quantization of each expert's product; down rows. Outputs go
-// to s.ye, one row per (token, slot) as the prefill path leaves them.
-void moe_decode(const ExpertTensors& ex, const float* x, int64_t B, int64_t k, MoeScratch& s) {
+// then three parallel phases over every job at once: gate and up rows;
+// SwiGLU and quantization of each product; down rows. A routed expert's
+// outputs go to s.ye, one row per (token, slot) as the prefill path leaves
+// them; the shared expert's to s.ys, one row per token.
+void moe_decode(const ExpertTensors& ex, const SharedExpert* shared, const float* x, int64_t B, int64_t k,
+                MoeScratch& s) {
   const int64_t E = ex.gate.ne[0], F = ex.gate.ne[1];
   const int64_t slots = B * k;
+  const int64_t Fs = shared != nullptr ? shared->gate.ne[1] : 0;
   quantize_rows_for(ex.gate.type, x, E, E, B, s.qx);
   const size_t row = s.qx.row;
   s.qxe.resize(row * static_cast<size_t>(slots));
   for (int64_t i = 0; i < slots; ++i) std::memcpy(s.qxe.data() + i * row, s.qx.at(s.order[i] / k), row);
-  s.ge.resize(static_cast<size_t>(slots * F));
-  s.ue.resize(static_cast<size_t>(slots * F));
+  // Gate/up outputs: the slots' rows of F, then the tokens' rows of Fs.
+  s.ge.resize(static_cast<size_t>(slots * F + B * Fs));
+  s.ue.resize(s.ge.size());
+  s.ys.resize(static_cast<size_t>(shared != nullptr ? B * E : 0));
+
+  s.jobs.clear();
+  for (int32_t e : s.active) {
+    const int64_t o = s.offset[e];
+    s.jobs.push_back({ex.gate.slice(e), ex.up.slice(e), ex.down.slice(e), s.qxe.data() + o * row, s.count[e],
+                      o * F, F, s.ye.data() + o * E});
+  }
+  if (shared != nullptr) {
+    s.jobs.push_back({shared->gate, shared->up, shared->down, s.qx.at(0), B, slots * F, Fs, s.ys.data()});
+  }
 
   std::vector<MoeScratch::Chunk>& chunks = s.chunks;  // not thread_local: the workers read it
-  plan_chunks(s.active, 2, F, chunks);
+  const MoeScratch::Job* jobs = s.jobs.data();
+  plan_chunks(s.jobs, false, chunks);
   parallel_for(static_cast<int64_t>(chunks.size()), [&](int64_t c) {
     const MoeScratch::Chunk& ch = chunks[c];
-    const int64_t o = s.offset[ch.e];
-    const TensorView w = ch.m == 0 ? ex.gate.slice(ch.e) : ex.up.slice(ch.e);
-    float* out = (ch.m == 0 ? s.ge.data() : s.ue.data()) + o * F;
-    matmul_rows_range(w, s.qxe.data() + o * row, row, s.count[ch.e], ch.r0, ch.r1, out, F);
+    const MoeScratch::Job& j = jobs[ch.job];
+    float* out = (ch.m == 0 ? s.ge.data() : s.ue.data()) + j.h0;
+    matmul_rows_range(ch.m == 0 ? j.gate : j.up, j.a, row, j.n, ch.r0, ch.r1, out, j.ld);
   });
 
-  // SwiGLU per slot, quantized for down (rows of slots, in expert order).
-  silu_mul(s.ge.data(), s.ue.data(), s.ge.data(), slots * F);
+  // SwiGLU, quantized for down: the slots' rows, then the shared rows.
+  silu_mul(s.ge.data(), s.ue.data(), s.ge.data(), static_cast<int64_t>(s.ge.size()));
   quantize_rows_for(ex.down.type, s.ge.data(), F, F, slots, s.qh);
+  if (shared != nullptr) quantize_rows_for(shared->down.type, s.ge.data() + slots * F, Fs, Fs, B, s.qhs);
 
-  plan_chunks(s.active, 1, E, chunks);
+  plan_chunks(s.jobs, true, chunks);
   parallel_for(static_cast<int64_t>(chunks.size()), [&](int64_t c) {
     const MoeScratch::Chunk& ch = chunks[c];
-    const int64_t o = s.offset[ch.e];
-    matmul_rows_range(ex.down.slice(ch.e), s.qh.at(o), s.qh.row, s.count[ch.e], ch.r0, ch.r1, s.ye.data() + o * E, E);
+    const MoeScratch::Job& j = jobs[ch.job];
+    const bool is_shared = shared != nullptr && ch.job == static_cast<int32_t>(s.jobs.size()) - 1;
+    const QuantizedRows& h = is_shared ? s.qhs : s.qh;
+    const uint8_t* a = is_shared ? h.at(0) : h.at(j.h0 / F);
+    matmul_rows_range(j.down, a, h.row, j.n, ch.r0, ch.r1, j.y, E);
   });
 }
 
 }  // namespace
 
 void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* ids, const float* weights, int64_t k,
-             float* y, MoeScratch& s, MoeStats* stats) {
+             float* y, MoeScratch& s, MoeStats* stats, const SharedExpert* shared) {
   const int64_t E = ex.gate.ne[0];
   const int64_t n_expert = ex.gate.ne[2];
   // Bucket the (token, slot) pairs by expert: counts, then offsets, then order.
@@ -191,9 +211,17 @@ void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* 
   // Few tokens per expert (decode): every chosen expert's rows shared out
   // at once (moe_decode). Many (prefill): experts one after another, each
   // matmul spread over the threads and run as GEMM tiles.
-  if (B * k <= 4 * n_active && ex.gate.type == ex.up.type) {
-    moe_decode(ex, x, B, k, s);
+  const bool decode = B * k <= 4 * n_active && ex.gate.type == ex.up.type &&
+                     (shared == nullptr || (shared->gate.type == ex.gate.type && shared->up.type == ex.gate.type));
+  if (decode) {
+    moe_decode(ex, shared, x, B, k, s);
+    if (shared != nullptr) add_inplace(y, s.ys.data(), B * E);
   } else {
+    if (shared != nullptr) {
+      s.ys.resize(static_cast<size_t>(B * E));
+      swiglu_ffn(shared->gate, shared->up, shared->down, x, B, s.ys.data(), s.ffn);
+      add_inplace(y, s.ys.data(), B * E);
+    }
     for (int64_t i = 0; i < n_active; ++i) {
       const int64_t e = s.active[i];
       swiglu_ffn(ex.gate.slice(e), ex.up.slice(e), ex.down.slice(e), s.xe.data() + s.offset[e] * E, s.count[e],

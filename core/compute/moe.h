@@ -71,16 +71,37 @@ struct MoeScratch {
   QuantizedRows qx, qh;
   std::vector<uint8_t> qxe;
   std::vector<float> ge, ue;
+  QuantizedRows qhs;          // the shared expert's quantized product
+  std::vector<float> ys;      // the shared expert's output, one row per token
+  // One expert's share of a decode step: its matrices, its quantized input
+  // rows (n of them), where its gate/up rows start in ge/ue (h0, rows of
+  // ld) and where its down rows go (rows of E).
+  struct Job {
+    TensorView gate, up, down;
+    const uint8_t* a;
+    int64_t n;
+    int64_t h0, ld;
+    float* y;
+  };
+  std::vector<Job> jobs;
   struct Chunk {
-    int32_t e;  // expert
+    int32_t job;
     int32_t m;  // matrix: 0 gate (or down), 1 up
     int32_t r0, r1;
   };
   std::vector<Chunk> chunks;  // one decode phase's work items
 };
 
-// y[B, E] += sum_k weights[b, k] * expert_{ids[b, k]}(x[b]).
+// An expert every token goes through (DeepSeek's shared experts, fused into
+// one of F * expert_shared_count rows), added with weight 1.
+struct SharedExpert {
+  TensorView gate, up, down;
+};
+
+// y[B, E] += sum_k weights[b, k] * expert_{ids[b, k]}(x[b]) (+ shared(x[b])
+// when a shared expert is given: in decode its rows join the routed
+// experts' parallel phases).
 void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* ids, const float* weights, int64_t k,
-             float* y, MoeScratch& s, MoeStats* stats = nullptr);
+             float* y, MoeScratch& s, MoeStats* stats = nullptr, const SharedExpert* shared = nullptr);
 
 }  // namespace moerun
