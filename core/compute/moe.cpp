@@ -201,13 +201,11 @@ void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* 
     if (s.count[e] > 0) s.active.push_back(static_cast<int32_t>(e));
   }
   const int64_t n_active = static_cast<int64_t>(s.active.size());
-  // Gathered inputs and outputs of every active expert, one after another
-  // (expert e's rows start at offset[e]).
-  s.xe.resize(static_cast<size_t>(B * k * E));
+  // Outputs of every active expert, one after another (expert e's rows start
+  // at offset[e]); position of each (token, slot) among them.
   s.ye.resize(static_cast<size_t>(B * k * E));
-  for (int64_t i = 0; i < B * k; ++i) {
-    std::memcpy(s.xe.data() + i * E, x + (s.order[i] / k) * E, static_cast<size_t>(E) * sizeof(float));
-  }
+  s.fill.resize(static_cast<size_t>(B * k));
+  for (int64_t i = 0; i < B * k; ++i) s.fill[s.order[i]] = static_cast<int32_t>(i);
   // Few tokens per expert (decode): every chosen expert's rows shared out
   // at once (moe_decode). Many (prefill): experts one after another, each
   // matmul spread over the threads and run as GEMM tiles.
@@ -222,15 +220,33 @@ void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* 
       swiglu_ffn(shared->gate, shared->up, shared->down, x, B, s.ys.data(), s.ffn);
       add_inplace(y, s.ys.data(), B * E);
     }
+    // Each expert's tokens gathered into consecutive rows.
+    s.xe.resize(static_cast<size_t>(B * k * E));
+    float* const xe = s.xe.data();
+    const int32_t* const order = s.order.data();
+    parallel_for(B, [&](int64_t b) {
+      for (int64_t j = 0; j < k; ++j) {
+        const int64_t i = s.fill[b * k + j];
+        std::memcpy(xe + i * E, x + (order[i] / k) * E, static_cast<size_t>(E) * sizeof(float));
+      }
+    });
     for (int64_t i = 0; i < n_active; ++i) {
       const int64_t e = s.active[i];
       swiglu_ffn(ex.gate.slice(e), ex.up.slice(e), ex.down.slice(e), s.xe.data() + s.offset[e] * E, s.count[e],
                  s.ye.data() + s.offset[e] * E, s.ffn);
     }
   }
-  for (int64_t i = 0; i < B * k; ++i) {
-    const int64_t slot = s.order[i];
-    axpy(y + (slot / k) * E, weights[slot], s.ye.data() + i * E, E);
+  // Each token's experts added in its top-k order (as llama.cpp sums them),
+  // tokens spread over the threads.
+  const float* const ye = s.ye.data();
+  const int32_t* const pos = s.fill.data();
+  auto add_token = [&](int64_t b) {
+    for (int64_t j = 0; j < k; ++j) axpy(y + b * E, weights[b * k + j], ye + pos[b * k + j] * E, E);
+  };
+  if (B == 1) {
+    add_token(0);
+  } else {
+    parallel_for(B, add_token);
   }
   if (stats != nullptr) {
     for (int32_t e : s.active) {

@@ -62,7 +62,10 @@ struct MoeStats {
 };
 
 struct MoeScratch {
-  std::vector<int32_t> count, offset, fill, order;  // bucketing: tokens per expert
+  // Bucketing: tokens per expert, first row of each, slot of each row
+  // (order); fill: while bucketing the next free row per expert, then the
+  // row of each (token, slot).
+  std::vector<int32_t> count, offset, fill, order;
   std::vector<int32_t> active;                // experts with at least one token
   std::vector<float> xe, ye;                  // gathered inputs / outputs, grouped by expert
   FfnScratch ffn;
