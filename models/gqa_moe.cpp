@@ -203,9 +203,8 @@ void GqaMoe::attention(const GqaMoeLayer& L, int64_t l, const Batch& batch, KvCa
   k_.resize(B * kd);
   v_.resize(B * kd);
   att_.resize(B * qd);
-  matmul(L.wq, h_.data(), E, B, q_.data(), qd);
-  matmul(L.wk, h_.data(), E, B, k_.data(), kd);
-  matmul(L.wv, h_.data(), E, B, v_.data(), kd);
+  const MatmulOut qkv[3] = {{&L.wq, q_.data(), qd}, {&L.wk, k_.data(), kd}, {&L.wv, v_.data(), kd}};
+  matmul_many(qkv, 3, h_.data(), E, B);
   for (int64_t b = 0; b < B; ++b) {
     float* q = q_.data() + b * qd;
     float* k = k_.data() + b * kd;

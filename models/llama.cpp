@@ -125,9 +125,8 @@ void Llama::forward(const Batch& batch, KvCache& kv, float* logits) {
     {
       OpScope op("attn.qkv");
       rms_norm_rows(x_.data(), L.attn_norm, h_.data(), B, E, hp_.layer_norm_rms_epsilon);
-      matmul(L.wq, h_.data(), E, B, q_.data(), qd);
-      matmul(L.wk, h_.data(), E, B, k_.data(), kd);
-      matmul(L.wv, h_.data(), E, B, v_.data(), vd);
+      const MatmulOut qkv[3] = {{&L.wq, q_.data(), qd}, {&L.wk, k_.data(), kd}, {&L.wv, v_.data(), vd}};
+      matmul_many(qkv, 3, h_.data(), E, B);
       for (int64_t b = 0; b < B; ++b) {
         for (int64_t hh = 0; hh < hp_.head_count; ++hh) rope_inplace(q_.data() + b * qd + hh * hk, batch.pos[b], hp_.rope);
         for (int64_t hh = 0; hh < hp_.head_count_kv; ++hh) rope_inplace(k_.data() + b * kd + hh * hk, batch.pos[b], hp_.rope);
@@ -146,8 +145,7 @@ void Llama::forward(const Batch& batch, KvCache& kv, float* logits) {
 
     OpScope op("ffn");
     rms_norm_rows(x_.data(), L.ffn_norm, h_.data(), B, E, hp_.layer_norm_rms_epsilon);
-    matmul(L.ffn_gate, h_.data(), E, B, g_.data(), F);
-    matmul(L.ffn_up, h_.data(), E, B, u_.data(), F);
+    matmul2(L.ffn_gate, g_.data(), F, L.ffn_up, u_.data(), F, h_.data(), E, B);
     silu_mul(g_.data(), u_.data(), g_.data(), B * F);
     matmul(L.ffn_down, g_.data(), F, B, tmp_.data(), E);
     add_inplace(x_.data(), tmp_.data(), B * E);

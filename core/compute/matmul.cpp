@@ -29,12 +29,7 @@ constexpr int64_t kChunksPerThread = 8;
 constexpr int64_t kMinPackedCols = 16;
 constexpr int64_t kPackGroup = 16;  // columns per packed group
 
-// One weight matrix of a run and where its output goes.
-struct Target {
-  const TensorView* w;
-  float* y;
-  int64_t ldy;
-};
+using Target = MatmulOut;
 
 // y_t = x . W_t^T for every target t: the activation rows are quantized (and
 // packed) once for all of them, and one parallel region hands out row chunks
@@ -155,15 +150,20 @@ void matmul_rows(const TensorView& w, const float* x, int64_t ldx, const int32_t
   run(&t, 1, x, ldx, rows, B);
 }
 
+void matmul_many(const MatmulOut* outs, int n, const float* x, int64_t ldx, int64_t B) {
+  // Runs of consecutive targets that share format and K go together.
+  for (int i = 0; i < n;) {
+    int j = i + 1;
+    while (j < n && outs[j].w->type == outs[i].w->type && outs[j].w->ne[0] == outs[i].w->ne[0]) ++j;
+    run(outs + i, j - i, x, ldx, nullptr, B);
+    i = j;
+  }
+}
+
 void matmul2(const TensorView& w0, float* y0, int64_t ldy0, const TensorView& w1, float* y1, int64_t ldy1,
              const float* x, int64_t ldx, int64_t B) {
-  if (w0.type != w1.type || w0.ne[0] != w1.ne[0]) {
-    matmul(w0, x, ldx, B, y0, ldy0);
-    matmul(w1, x, ldx, B, y1, ldy1);
-    return;
-  }
-  const Target t[2] = {{&w0, y0, ldy0}, {&w1, y1, ldy1}};
-  run(t, 2, x, ldx, nullptr, B);
+  const MatmulOut t[2] = {{&w0, y0, ldy0}, {&w1, y1, ldy1}};
+  matmul_many(t, 2, x, ldx, B);
 }
 
 void quantize_rows_for(QType w_type, const float* x, int64_t ldx, int64_t K, int64_t B, QuantizedRows& out) {

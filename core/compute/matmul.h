@@ -23,9 +23,16 @@ void matmul(const TensorView& w, const float* x, int64_t ldx, int64_t B, float* 
 void matmul_rows(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, int64_t B, float* y,
                  int64_t ldy);
 
-// Two matmuls over the same activation rows (a SwiGLU's gate and up, MLA's
-// q and kv projections): quantized once, one parallel region for both.
-// Weights of different formats or K fall back to two matmuls.
+// Several matmuls over the same activation rows (a SwiGLU's gate and up,
+// attention's q, k and v): the rows are quantized once and one parallel
+// region hands out row chunks of every matrix. Consecutive weights of one
+// format and K share it; the others start a new group.
+struct MatmulOut {
+  const TensorView* w;
+  float* y;
+  int64_t ldy;
+};
+void matmul_many(const MatmulOut* outs, int n, const float* x, int64_t ldx, int64_t B);
 void matmul2(const TensorView& w0, float* y0, int64_t ldy0, const TensorView& w1, float* y1, int64_t ldy1,
              const float* x, int64_t ldx, int64_t B);
 
