@@ -34,6 +34,25 @@ constexpr int kLanes = 16;          // activation columns per group (one zmm of 
 constexpr int kMaxRows = 8;         // weight rows per tile: 8 dot + 8 float accumulators
 constexpr int kGroupsPerBlock = 8;  // column groups per column block: 128 columns
 
+// Packs activation column groups [g0, g1) of B rows of ActBlocks (a_stride
+// bytes apart, nb blocks each): fill(packed block, lane, block) puts one
+// column's block into its lane; lanes past B get an all-zero block, so they
+// add nothing.
+template <class Packed, class ActBlock, class Fill>
+void pack_groups(const uint8_t* a, size_t a_stride, int64_t B, int64_t nb, int64_t g0, int64_t g1, uint8_t* out,
+                 Fill fill) {
+  static const ActBlock kZero{};
+  auto* pb = reinterpret_cast<Packed*>(out);
+  for (int64_t g = g0; g < g1; ++g) {
+    for (int64_t j = 0; j < nb; ++j) {
+      for (int c = 0; c < kLanes; ++c) {
+        const int64_t col = g * kLanes + c;
+        fill(pb[g * nb + j], c, col < B ? reinterpret_cast<const ActBlock*>(a + col * a_stride)[j] : kZero);
+      }
+    }
+  }
+}
+
 template <class Kern>
 struct PackedGemm {
   using PackedBlock = typename Kern::PackedBlock;

@@ -48,29 +48,15 @@ size_t packed_bytes(int64_t B, int64_t K) {
 }
 
 void pack(const uint8_t* a, size_t a_stride, int64_t B, int64_t K, int64_t g0, int64_t g1, uint8_t* out) {
-  const int64_t nb = K / BlockQ8_K::kSize;
-  auto* pb = reinterpret_cast<KPacked*>(out);
-  for (int64_t g = g0; g < g1; ++g) {
-    for (int64_t j = 0; j < nb; ++j) {
-      KPacked& p = pb[g * nb + j];
-      for (int c = 0; c < kLanes; ++c) {
-        const int64_t col = g * kLanes + c;
-        if (col >= B) {
-          for (auto& slot : p.q) std::memset(slot[c], 0, 4);
-          for (auto& pair : p.bs) pair[c][0] = pair[c][1] = 0;
-          p.d[c] = 0.0f;
-          continue;
-        }
-        const BlockQ8_K& blk = reinterpret_cast<const BlockQ8_K*>(a + col * a_stride)[j];
-        for (int s = 0; s < kSlots; ++s) std::memcpy(p.q[s][c], blk.qs + 4 * s, 4);
-        for (int i = 0; i < kSub / 2; ++i) {
-          p.bs[i][c][0] = static_cast<int16_t>(blk.bsums[4 * i] + blk.bsums[4 * i + 1]);
-          p.bs[i][c][1] = static_cast<int16_t>(blk.bsums[4 * i + 2] + blk.bsums[4 * i + 3]);
-        }
-        p.d[c] = blk.d;
-      }
-    }
-  }
+  pack_groups<KPacked, BlockQ8_K>(a, a_stride, B, K / BlockQ8_K::kSize, g0, g1, out,
+                                  [](KPacked& p, int c, const BlockQ8_K& blk) {
+                                    for (int s = 0; s < kSlots; ++s) std::memcpy(p.q[s][c], blk.qs + 4 * s, 4);
+                                    for (int i = 0; i < kSub / 2; ++i) {
+                                      p.bs[i][c][0] = static_cast<int16_t>(blk.bsums[4 * i] + blk.bsums[4 * i + 1]);
+                                      p.bs[i][c][1] = static_cast<int16_t>(blk.bsums[4 * i + 2] + blk.bsums[4 * i + 3]);
+                                    }
+                                    p.d[c] = blk.d;
+                                  });
 }
 
 struct KPass {

@@ -58,28 +58,14 @@ size_t packed_bytes(int64_t B, int64_t K) {
 }
 
 void pack(const uint8_t* a, size_t a_stride, int64_t B, int64_t K, int64_t g0, int64_t g1, uint8_t* out) {
-  const int64_t nb = K / BlockQ8_0::kSize;
-  auto* pb = reinterpret_cast<LegacyPacked*>(out);
-  for (int64_t g = g0; g < g1; ++g) {
-    for (int64_t j = 0; j < nb; ++j) {
-      LegacyPacked& p = pb[g * nb + j];
-      for (int c = 0; c < kLanes; ++c) {
-        const int64_t col = g * kLanes + c;
-        if (col >= B) {
-          for (auto& slot : p.q) std::memset(slot[c], 0, 4);
-          p.sum[c] = 0;
-          p.d[c] = 0.0f;
-          continue;
-        }
-        const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(a + col * a_stride)[j];
-        int32_t sum = 0;
-        for (int8_t q : blk.qs) sum += q;
-        for (int s = 0; s < kSlots; ++s) std::memcpy(p.q[s][c], blk.qs + kSlotFirst[s], 4);
-        p.sum[c] = sum;
-        p.d[c] = _cvtsh_ss(blk.d);
-      }
-    }
-  }
+  pack_groups<LegacyPacked, BlockQ8_0>(a, a_stride, B, K / BlockQ8_0::kSize, g0, g1, out,
+                                       [](LegacyPacked& p, int c, const BlockQ8_0& blk) {
+                                         int32_t sum = 0;
+                                         for (int8_t q : blk.qs) sum += q;
+                                         for (int s = 0; s < kSlots; ++s) std::memcpy(p.q[s][c], blk.qs + kSlotFirst[s], 4);
+                                         p.sum[c] = sum;
+                                         p.d[c] = _cvtsh_ss(blk.d);
+                                       });
 }
 
 constexpr int kLegacyPassBlocks = 64;  // 8 rows x 64 blocks x 32 B: 16 KB of stack
