@@ -16,12 +16,12 @@
 //
 // Layout:
 //   - activations (pack): per group of 16 columns and per block, 8 slots of
-//     16 columns x 4 levels (slot order = Q4_0's nibble order: low nibbles of
-//     qs word k are elements 4k..4k+3, high nibbles 16+4k..), each column's
-//     level sum and its scale; missing columns of the last group are zeros;
+//     16 columns x 4 levels in element order, each column's level sum and
+//     its scale; missing columns of the last group are zeros;
 //   - weights: a tile of up to 8 rows x 64 blocks is unpacked into a stack
-//     buffer of unsigned bytes in slot order (Q4_0: the nibbles, u = q + 8;
-//     Q8_0: u = q ^ 0x80 = q + 128) once, and used by every column group;
+//     buffer of unsigned bytes in element order (Q4_0: the nibbles,
+//     u = q + 8; Q8_0: u = q ^ 0x80 = q + 128) once, and used by every
+//     column group;
 //     sum(q a) = sum(u a) - offset * sum(a) starts each block's dot.
 // Exactness: per lane a block adds 32 products |u a| <= 255 * 127 and
 // starts at |offset * sum(a)| <= 128 * 32 * 127, below 2^24 in total, so
@@ -42,8 +42,7 @@
 namespace moerun {
 namespace {
 
-constexpr int kSlots = 8;  // 4-level slots per 32-level block
-constexpr int kSlotFirst[kSlots] = {0, 16, 4, 20, 8, 24, 12, 28};
+constexpr int kSlots = 8;  // 4-level slots per 32-level block, in element order
 
 struct LegacyPacked {
   int8_t q[kSlots][kLanes][4];
@@ -62,7 +61,7 @@ void pack(const uint8_t* a, size_t a_stride, int64_t B, int64_t K, int64_t g0, i
                                        [](LegacyPacked& p, int c, const BlockQ8_0& blk) {
                                          int32_t sum = 0;
                                          for (int8_t q : blk.qs) sum += q;
-                                         for (int s = 0; s < kSlots; ++s) std::memcpy(p.q[s][c], blk.qs + kSlotFirst[s], 4);
+                                         for (int s = 0; s < kSlots; ++s) std::memcpy(p.q[s][c], blk.qs + 4 * s, 4);
                                          p.sum[c] = sum;
                                          p.d[c] = _cvtsh_ss(blk.d);
                                        });
@@ -77,17 +76,16 @@ struct LegacyPass {
   float d[kMaxRows][kLegacyPassBlocks];
 };
 
-// Q4_0: u = the nibble = q + 8.
+// Q4_0: u = the nibble = q + 8; the low nibbles are elements 0-15, the
+// high ones 16-31.
 struct UQ4_0 {
   using Block = BlockQ4_0;
   static constexpr int kShift = 3;  // offset 8
   static void unpack(const Block& b, uint8_t* u, float& d) {
     const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
     const __m128i m4 = _mm_set1_epi8(0x0F);
-    const __m128i lo = _mm_and_si128(q, m4);
-    const __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), m4);
-    _mm_store_si128(reinterpret_cast<__m128i*>(u), _mm_unpacklo_epi32(lo, hi));
-    _mm_store_si128(reinterpret_cast<__m128i*>(u + 16), _mm_unpackhi_epi32(lo, hi));
+    _mm_store_si128(reinterpret_cast<__m128i*>(u), _mm_and_si128(q, m4));
+    _mm_store_si128(reinterpret_cast<__m128i*>(u + 16), _mm_and_si128(_mm_srli_epi16(q, 4), m4));
     d = _cvtsh_ss(b.d);
   }
 };
@@ -97,11 +95,8 @@ struct UQ8_0 {
   using Block = BlockQ8_0;
   static constexpr int kShift = 7;  // offset 128
   static void unpack(const Block& b, uint8_t* u, float& d) {
-    const __m128i k128 = _mm_set1_epi8(static_cast<char>(0x80));
-    const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)), k128);
-    const __m128i c = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16)), k128);
-    _mm_store_si128(reinterpret_cast<__m128i*>(u), _mm_unpacklo_epi32(a, c));
-    _mm_store_si128(reinterpret_cast<__m128i*>(u + 16), _mm_unpackhi_epi32(a, c));
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(u), _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))));
     d = _cvtsh_ss(b.d);
   }
 };
