@@ -1,4 +1,4 @@
-// AVX-512 VNNI GEMM for Q4_0 and Q8_0 weights x Q8_0 activations when there
+// AVX-512 VNNI GEMM for Q4_0, Q5_0 and Q8_0 weights x Q8_0 activations when there
 // are many activation rows (prefill, the busier MoE experts): activations
 // packed once per matmul with 16 columns across the lanes of a zmm, weights
 // broadcast 4 bytes at a time.
@@ -35,6 +35,7 @@
 
 #include "quant/block_common.h"
 #include "quant/q4_0.h"
+#include "quant/q5_0.h"
 #include "quant/q8_0.h"
 #include "simd/avx512/avx512.h"
 #include "simd/avx512/packed_gemm.h"
@@ -90,6 +91,26 @@ struct UQ4_0 {
   }
 };
 
+// Q5_0: u = the nibble + 16 * (bit j of qh) = q + 16 (bits 0-15 go with
+// the low nibbles, 16-31 with the high ones).
+struct UQ5_0 {
+  using Block = BlockQ5_0;
+  static constexpr int kShift = 4;  // offset 16
+  static void unpack(const Block& b, uint8_t* u, float& d) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    const __m128i bit4 = _mm_set1_epi8(0x10);
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, 4);
+    const __m128i lo = _mm_and_si128(q, m4);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), m4);
+    _mm_store_si128(reinterpret_cast<__m128i*>(u), _mm_mask_add_epi8(lo, static_cast<__mmask16>(qh), lo, bit4));
+    _mm_store_si128(reinterpret_cast<__m128i*>(u + 16),
+                    _mm_mask_add_epi8(hi, static_cast<__mmask16>(qh >> 16), hi, bit4));
+    d = _cvtsh_ss(b.d);
+  }
+};
+
 // Q8_0: u = q ^ 0x80 = q + 128.
 struct UQ8_0 {
   using Block = BlockQ8_0;
@@ -140,12 +161,13 @@ struct LegacyKern {
 }  // namespace
 
 void fill_avx512_legacy_gemm_packed(KernelTable& t) {
-  for (QType q : {QType::Q4_0, QType::Q8_0}) {
+  for (QType q : {QType::Q4_0, QType::Q5_0, QType::Q8_0}) {
     FormatKernels& k = t.fmt[format_index(q)];
     k.packed_act_bytes = packed_bytes;
     k.pack_act = pack;
   }
   t.fmt[format_index(QType::Q4_0)].gemm_packed = PackedGemm<LegacyKern<UQ4_0>>::gemm;
+  t.fmt[format_index(QType::Q5_0)].gemm_packed = PackedGemm<LegacyKern<UQ5_0>>::gemm;
   t.fmt[format_index(QType::Q8_0)].gemm_packed = PackedGemm<LegacyKern<UQ8_0>>::gemm;
 }
 
