@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "tests/temp_dir.h"
+
 namespace moerun::test {
 
 struct CliResult {
@@ -19,12 +21,7 @@ struct CliResult {
   std::string err;
 };
 
-inline std::string cli_temp_dir() {
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("moerun-cli-test-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
+inline std::string cli_temp_dir() { return temp_dir("moerun-cli-test-"); }
 
 inline std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -16,6 +16,7 @@
 #include "core/gguf/gguf_writer.h"
 #include "models/synth.h"
 #include "tests/cli/cli_runner.h"
+#include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace moerun;
@@ -24,11 +25,7 @@ namespace {
 
 using test::count_lines;
 
-std::string temp_dir() {
-  const fs::path dir = fs::temp_directory_path() / ("moerun-moe-bad-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir.string();
-}
+std::string temp_dir() { return test::temp_dir("moerun-moe-bad-"); }
 
 test::CliResult run(const std::string& args) { return test::run_moerun(args); }
 

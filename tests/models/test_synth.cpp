@@ -21,17 +21,14 @@
 #include "core/error.h"
 #include "core/gguf/gguf.h"
 #include "models/synth.h"
+#include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace moerun;
 
 namespace {
 
-std::string temp_path(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("moerun-synth-test-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return (dir / name).string();
-}
+std::string temp_path(const std::string& name) { return test::temp_dir("moerun-synth-test-") + "/" + name; }
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/gguf/gguf.h"
 #include "core/gguf/gguf_writer.h"
+#include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace moerun;
@@ -22,11 +23,7 @@ namespace {
 const std::string kTestdata = std::string(MOERUN_SOURCE_DIR) + "/../shared/testdata";
 const std::string kStories = kTestdata + "/models/stories260K.gguf";
 
-std::string temp_path(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("moerun-test-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return (dir / name).string();
-}
+std::string temp_path(const std::string& name) { return test::temp_dir("moerun-test-") + "/" + name; }
 
 std::vector<uint8_t> read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
