@@ -8,7 +8,7 @@
 #    tiny-ds32-yarn adds YaRN with mscale_all_dim != 1, where deepseek32's attention scale
 #    differs from deepseek2's;
 #  - the trained tiny DeepSeek (../shared/testdata) with a random indexer grafted on
-#    (moerun_graft_indexer, top_k 32; the indexer changes its top-1 at ~40% of positions),
+#    (moerun_graft_indexer, top_k 32; the indexer changes its top-1 at 1/3 of the positions),
 #    F32 as above and Q8_0 from `moerun quantize`: top-1 >= 98%, mean KL <= 1e-3 (DESIGN §7).
 #    Q8_0 is checked on the trained model only: on the random synth models a one-level
 #    rounding difference (test_synth_archs.sh) is chaotic enough over 256 tokens to move
