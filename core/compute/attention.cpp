@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "core/compute/block_sparse.h"
 #include "core/compute/op_profile.h"
 #include "core/compute/thread_pool.h"
+#include "core/error.h"
 #include "simd/float_ops.h"
 
 namespace moerun {
@@ -205,6 +207,10 @@ void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const G
   const int64_t B = batch.size();
   const int64_t G = s.n_head / s.n_head_kv;
   const int64_t tile_tokens = std::max<int64_t>(1, kTileRows / G);
+  if (sel != nullptr && (sel->n_head_kv != s.n_head_kv || static_cast<int64_t>(sel->offset.size()) != B * s.n_head_kv + 1)) {
+    fail_runtime("attention: a key selection for " + std::to_string(sel->offset.size() - 1) + " (row, KV head) pairs, " +
+                 std::to_string(B * s.n_head_kv) + " expected");
+  }
   KeySelection chosen;
   if (sel == nullptr && kv.sparse().budget > 0 && select_blocks(batch, kv, layer, s, q, chosen)) sel = &chosen;
 
