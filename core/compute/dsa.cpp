@@ -65,10 +65,14 @@ struct Scorer {
     for (int64_t k0 = p0; k0 < p1;) {
       const int64_t n = std::min(p1, (k0 / kPage + 1) * kPage) - k0;
       gemm_nt_f32(q, D, H, kv->k(layer, seq, k0) + key_offset, kv->row_stride(), n, D, tmp.data(), kPage);
-      for (int64_t j = 0; j < n; ++j) {
-        float acc = 0.0f;
-        for (int64_t h = 0; h < H; ++h) acc += std::max(tmp[h * kPage + j], 0.0f) * w[h];
-        out[k0 - p0 + j] = acc;
+      // Head by head over the page's keys (the loop the compiler vectorises);
+      // each key still sums its heads in order.
+      float* o = out + (k0 - p0);
+      std::fill(o, o + n, 0.0f);
+      for (int64_t h = 0; h < H; ++h) {
+        const float* t = tmp.data() + h * kPage;
+        const float wh = w[h];
+        for (int64_t j = 0; j < n; ++j) o[j] += std::max(t[j], 0.0f) * wh;
       }
       k0 += n;
     }
