@@ -4,10 +4,10 @@
 // test_block_sparse.cpp; its fidelity: tests/bench/sparse_fidelity.sh.)
 #include <doctest/doctest.h>
 
-#include <cstdio>
 #include <string>
 
 #include "tests/cli/cli_runner.h"
+#include "tests/temp_dir.h"
 
 using namespace moerun;
 
@@ -16,7 +16,7 @@ const std::string kStories = std::string(MOERUN_SOURCE_DIR) + "/../shared/testda
 }
 
 TEST_CASE("cli: --sparse-attn takes a budget of at least 64; --sparse-window-only needs it") {
-  const std::string out = std::string(MOERUN_BINARY_DIR) + "/sparse-test.f32";
+  const std::string out = test::temp_dir("moerun-sparse-cli-") + "/out.f32";
   test::CliResult r = test::run_moerun("logits -m " + kStories + " --tokens \"1 2 3\" -o " + out + " --sparse-attn=8");
   CHECK(r.status == 2);  // CLI11's usage error
   CHECK(r.err.find("--sparse-attn") != std::string::npos);
@@ -25,5 +25,4 @@ TEST_CASE("cli: --sparse-attn takes a budget of at least 64; --sparse-window-onl
   CHECK(test::count_lines(r.err) == 1);
   r = test::run_moerun("logits -m " + kStories + " --tokens \"1 2 3\" -o " + out + " --sparse-attn");
   CHECK_MESSAGE(r.status == 0, r.err);
-  std::remove(out.c_str());
 }

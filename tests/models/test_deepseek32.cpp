@@ -6,7 +6,6 @@
 // that is not a power of two) are one-line errors, exit 2. (Logits against
 // llama.cpp: tests/oracle/test_deepseek32.sh.)
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -18,23 +17,14 @@
 #include "core/compute/engine.h"
 #include "models/synth.h"
 #include "tests/cli/cli_runner.h"
+#include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace moerun;
 
 namespace {
 
-std::string temp_dir() {
-  static const struct Dir {
-    fs::path path = fs::temp_directory_path() / ("moerun-ds32-test-" + std::to_string(::getpid()));
-    Dir() { fs::create_directories(path); }
-    ~Dir() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  } dir;
-  return dir.path.string();
-}
+std::string temp_dir() { return test::temp_dir("moerun-ds32-test-"); }
 
 // tiny-ds32 after `edit`, written as F32.
 std::string synth_file(const std::string& name, const std::function<void(SynthModel&)>& edit = {}) {
