@@ -10,19 +10,28 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/compute/block_sparse.h"
 #include "core/compute/thread_pool.h"
 #include "core/error.h"
 
 namespace moerun::cli {
 
-void add_model_options(CLI::App* cmd, ModelOptions& o, bool with_ctx) {
+void add_model_options(CLI::App* cmd, ModelOptions& o, bool with_ctx, const std::string& ctx_flags) {
   cmd->add_option("-m,--model", o.model, "GGUF model file (default: the small model shipped with moerun)");
   cmd->add_flag("--mlock", o.mlock, "map the model and lock its pages in RAM");
   cmd->add_flag("--no-mmap", o.no_mmap, "read the model into memory instead of mapping it");
   cmd->add_option("-t,--threads", o.threads, "threads (default: one per core)")->check(CLI::NonNegativeNumber);
   if (with_ctx) {
-    cmd->add_option("-c,--ctx", o.ctx, "context length in tokens (default: the model's, at most 4096)")
+    cmd->add_option(ctx_flags, o.ctx, "context length in tokens (default: the model's, at most 4096)")
         ->check(CLI::NonNegativeNumber);
+    // 2048 keys per query: DeepSeek-V3.2's trained top_k.
+    cmd->add_flag("--sparse-attn{2048}", o.sparse_attn,
+                  "block-sparse attention: a query past BUDGET keys (default 2048) attends to the first 4, "
+                  "the last BUDGET/8 and the 16-token blocks whose key bounds score best, BUDGET in all")
+        ->check(CLI::Range(int64_t{64}, int64_t{1} << 30));
+    cmd->add_flag("--sparse-window-only", o.sparse_window_only,
+                  "with --sparse-attn: only the first 4 keys and the latest BUDGET-4 (the baseline the block "
+                  "choice is measured against)");
   }
 }
 
@@ -66,7 +75,14 @@ Engine make_engine(const ModelOptions& o, int64_t n_seq) {
   eo.load_mode = load_mode(o);
   eo.n_ctx = o.ctx;
   eo.n_seq = n_seq;
-  return Engine(eo);
+  if (o.sparse_window_only && o.sparse_attn == 0) fail("--sparse-window-only needs --sparse-attn");
+  if (o.sparse_attn > 0) eo.sparse = block_sparse_config(o.sparse_attn, !o.sparse_window_only);
+  Engine e(eo);
+  if (o.sparse_attn > 0 && e.model().info().attention_top_k > 0) {
+    std::fprintf(stderr, "note: this model picks its own keys (DSA, top_k %lld); --sparse-attn is ignored\n",
+                 static_cast<long long>(e.model().info().attention_top_k));
+  }
+  return e;
 }
 
 std::vector<int32_t> parse_ids(const std::string& text) {

@@ -19,16 +19,21 @@ struct ModelOptions {
   bool no_mmap = false;
   int threads = 0;     // 0: OpenMP's default (one per core)
   int64_t ctx = 0;     // 0: trained context, capped
+  int64_t sparse_attn = 0;  // block-sparse attention's key budget (0: dense)
+  bool sparse_window_only = false;  // with it: sinks and window only (the baseline)
 };
 
-// -m, --mlock, --no-mmap, -t, and (with_ctx) -c.
-void add_model_options(CLI::App* cmd, ModelOptions& o, bool with_ctx = true);
+// -m, --mlock, --no-mmap, -t, and (with_ctx: commands that run the model) the
+// context length (named ctx_flags) and --sparse-attn[=BUDGET].
+void add_model_options(CLI::App* cmd, ModelOptions& o, bool with_ctx = true, const std::string& ctx_flags = "-c,--ctx");
 LoadMode load_mode(const ModelOptions& o);
 // The model `-m` defaults to: $MOERUN_MODEL, else the one shipped in the repo.
 std::string default_model_path();
 std::string model_path(const ModelOptions& o);
 // Applies -t to OpenMP.
 void apply_threads(int threads);
+// The engine for -m with the options above; a model that picks its own keys
+// (DSA) ignores --sparse-attn, with a note on stderr.
 Engine make_engine(const ModelOptions& o, int64_t n_seq = 1);
 
 // "1 2 3" (spaces or commas) -> ids; throws a bad-input Error on junk.

@@ -1,5 +1,7 @@
 // DeepSeek-V2/V3 family (GGUF arch "deepseek2": V2, V2-Lite, V2.5, V3, V3.1,
-// R1, Kimi-K2): multi-head latent attention (MLA) and a routed MoE FFN.
+// R1, Kimi-K2): multi-head latent attention (MLA) and a routed MoE FFN. Also
+// DeepSeek-V3.2 (arch "deepseek32"): the same model, whose attention keeps
+// only the keys its lightning indexer picks (DSA, models/deepseek32.h).
 //
 // MLA, absorbed form (DeepSeek-V2 paper §2.1, llama.cpp src/models/deepseek2.cpp):
 // the cache holds, per token and layer, the normed compressed latent c_kv
@@ -21,6 +23,7 @@
 #include "core/error.h"
 #include "models/binder.h"
 #include "models/blocks.h"
+#include "models/deepseek32.h"
 #include "models/hparams.h"
 #include "simd/float_ops.h"
 
@@ -71,18 +74,29 @@ class DeepSeek2 final : public Model {
  public:
   explicit DeepSeek2(const GgufFile& f);
   const ModelInfo& info() const override { return info_; }
-  KvLayout kv_layout() const override { return {ds_.n_layer, ds_.kv_lora_rank + ds_.qk_rope, 0}; }
+  // A cache row is [c_kv (kv_lora_rank), k_pe (rope)], then for DSA the
+  // indexer key (indexer head_dim).
+  KvLayout kv_layout() const override { return {ds_.n_layer, mla_row() + indexer_key_dim(), 0}; }
   void forward(const Batch& batch, KvCache& kv, float* logits) override;
   MoeStats* moe_stats() override { return &stats_; }
   bool set_option(const std::string& name, bool on) override {
-    if (name != "naive_mla") return false;
-    naive_mla_ = on;
-    return true;
+    if (name == "naive_mla") {
+      naive_mla_ = on;
+      return true;
+    }
+    if (name == "dense_attention" && dsa_) {  // every earlier key, as without DSA (tests)
+      dense_dsa_ = on;
+      return true;
+    }
+    return false;
   }
 
  private:
   void attention(const Ds2Layer& L, int64_t l, const Batch& batch, KvCache& kv);
   void split_kv_b(const Binder& bind, const GgufFile& f, int64_t l, Ds2Layer& L);
+  float ds32_yarn(const GgufFile& f);
+  int64_t mla_row() const { return ds_.kv_lora_rank + ds_.qk_rope; }
+  int64_t indexer_key_dim() const { return dsa_ ? indexer_.shape().head_dim : 0; }
 
   CommonHparams hp_;
   Ds2Hparams ds_;
@@ -94,6 +108,10 @@ class DeepSeek2 final : public Model {
   std::vector<std::vector<float>> owned_;  // W_kb/W_vb split out of a fused attn_kv_b
   MoeStats stats_;
   bool naive_mla_ = false;  // decompressed reference path (tests)
+  bool dsa_ = false;        // deepseek32: DSA's top-k keys per query
+  bool dense_dsa_ = false;  // deepseek32 with every key (tests)
+  Ds32Indexer indexer_;
+  KeySelection sel_;
   // Activations, resized per batch.
   std::vector<float> x_, h_, q_, qa_, kva_, qabs_, lat_, o_, tmp_, rl_, rw_;
   std::vector<int32_t> ri_;
@@ -174,10 +192,13 @@ DeepSeek2::DeepSeek2(const GgufFile& f) {
     if (log_mul != 0.0f && factor > 1.0f) kq_mscale = 1.0f + 0.1f * log_mul * std::log(factor);
   }
   hp_.rope.attn_factor *= static_cast<float>(f.get_float(a + "rope.scaling.attn_factor", 1.0));
+  dsa_ = hp_.arch == "deepseek32";
+  if (dsa_) kq_mscale = ds32_yarn(f);
   ds_.kq_scale = kq_mscale * kq_mscale / std::sqrt(static_cast<float>(ds_.head_k));
   hp_.rope.neox = false;  // deepseek2 uses ggml's normal (adjacent-pair) RoPE
 
   Binder bind(f);
+  if (dsa_) indexer_ = Ds32Indexer(f, bind, ds_.n_layer, E, ds_.q_lora_rank, hp_.rope);
   tok_embd_ = bind.get("token_embd.weight", {E, V});
   out_norm_ = bind.get_f32("output_norm.weight", {E});
   output_ = bind.get_optional("output.weight", {E, V});
@@ -251,6 +272,7 @@ DeepSeek2::DeepSeek2(const GgufFile& f) {
   info_.n_expert = ds_.expert_count;
   info_.n_expert_used = ds_.expert_used_count;
   info_.n_expert_shared = ds_.expert_shared_count;
+  info_.attention_top_k = dsa_ ? indexer_.shape().top_k : 0;
   info_.n_params = bind.n_params();
   // Per token: everything bound except the unchosen experts and the
   // embedding table (one row is read), as bytes of the file's formats.
@@ -260,6 +282,28 @@ DeepSeek2::DeepSeek2(const GgufFile& f) {
                           (tied ? 0 : E * V);
   info_.bytes_active = bind.n_bytes() - routed_bytes_per_layer_expert * static_cast<uint64_t>(unchosen) -
                        (tied ? 0 : tok_embd_.row_bytes * V);
+}
+
+// deepseek32's YaRN scales as llama.cpp computes them for that arch, where
+// DeepSeek-V2's special case (mscale = mscale_all_dim) does not apply. With
+// f the context factor, L = mscale_all_dim, g(m) = 1 + 0.1 m ln f (1 when
+// f <= 1) and a = rope.scaling.attn_factor: the rope magnitude is
+// a g(1) / g(L) / (1 + 0.1 ln f) and the attention scale's mscale
+// a g(1) / g(L) (1 + 0.1 L ln f) = a (1 + 0.1 ln f) (src/llama-context.cpp
+// yarn_attn_factor, src/models/deepseek32.cpp kq_scale). Sets the rope's
+// attn_factor and returns the mscale.
+float DeepSeek2::ds32_yarn(const GgufFile& f) {
+  const std::string a = f.architecture() + ".";
+  const float factor = 1.0f / hp_.rope.freq_scale;
+  const float log_mul = static_cast<float>(f.get_float(a + "rope.scaling.yarn_log_multiplier", 0.0)) / 0.1f;
+  auto g = [factor](float m) { return factor <= 1.0f ? 1.0f : 1.0f + 0.1f * m * std::log(factor); };
+  float rope_mag = 1.0f;
+  if (hp_.rope.ext_factor != 0.0f) {
+    rope_mag = (log_mul != 0.0f ? g(1.0f) / g(log_mul) : g(1.0f)) / (1.0f + 0.1f * std::log(factor));
+  }
+  rope_mag *= static_cast<float>(f.get_float(a + "rope.scaling.attn_factor", 1.0));
+  hp_.rope.attn_factor = rope_mag;
+  return rope_mag * (1.0f + 0.1f * std::log(factor)) * (1.0f + 0.1f * log_mul * std::log(factor));
 }
 
 // Older files store W_kb and W_vb fused as attn_kv_b [kv_lora, H*(nope+v)];
@@ -302,10 +346,12 @@ void DeepSeek2::attention(const Ds2Layer& L, int64_t l, const Batch& batch, KvCa
   const int64_t B = batch.size();
   const int64_t E = hp_.embedding_length, H = hp_.head_count;
   const int64_t hk = ds_.head_k, kvl = ds_.kv_lora_rank, rope = ds_.qk_rope, hv = ds_.head_v;
-  const int64_t qd = H * hk, kd = kvl + rope;
+  // kd: the MLA part of a cache row; kr: the whole row (DSA appends the
+  // indexer key).
+  const int64_t qd = H * hk, kd = kvl + rope, kr = kd + indexer_key_dim();
   const float eps = hp_.layer_norm_rms_epsilon;
   q_.resize(B * qd);
-  kva_.resize(B * kd);
+  kva_.resize(B * kr);
   qabs_.resize(B * H * kd);
   lat_.resize(B * H * kvl);
   o_.resize(B * H * hv);
@@ -315,32 +361,39 @@ void DeepSeek2::attention(const Ds2Layer& L, int64_t l, const Batch& batch, KvCa
     // The q and kv projections read the same normed rows: one quantization.
     if (ds_.q_lora_rank > 0) {
       qa_.resize(B * ds_.q_lora_rank);
-      matmul2(L.wq_a, qa_.data(), ds_.q_lora_rank, L.wkv_a, kva_.data(), kd, h_.data(), E, B);
+      matmul2(L.wq_a, qa_.data(), ds_.q_lora_rank, L.wkv_a, kva_.data(), kr, h_.data(), E, B);
       for (int64_t b = 0; b < B; ++b) {
         float* r = qa_.data() + b * ds_.q_lora_rank;
         rms_norm(r, L.q_a_norm, r, ds_.q_lora_rank, eps);
       }
       matmul(L.wq_b, qa_.data(), ds_.q_lora_rank, B, q_.data(), qd);
     } else {
-      matmul2(L.wq, q_.data(), qd, L.wkv_a, kva_.data(), kd, h_.data(), E, B);
+      matmul2(L.wq, q_.data(), qd, L.wkv_a, kva_.data(), kr, h_.data(), E, B);
     }
   }
+  if (dsa_) indexer_.prepare(l, batch, h_.data(), qa_.data(), kva_.data() + kd, kr);
   {
     OpScope op("attn.norm_rope");
     for (int64_t b = 0; b < B; ++b) {
-      float* r = kva_.data() + b * kd;
+      float* r = kva_.data() + b * kr;
       rms_norm(r, L.kv_a_norm, r, kvl, eps);      // the latent c_kv
       rope_inplace(r + kvl, batch.pos[b], hp_.rope);  // the shared rope key
       for (int64_t h = 0; h < H; ++h) rope_inplace(q_.data() + b * qd + h * hk + ds_.qk_nope, batch.pos[b], hp_.rope);
     }
     kv_store(batch, kv, l, kva_.data(), nullptr);
   }
+  const KeySelection* sel = nullptr;
+  if (dsa_ && !dense_dsa_) {
+    indexer_.select(l, batch, kv, kd, sel_);
+    sel = &sel_;
+  }
   {
     const MlaShape shape{H, ds_.qk_nope, rope, kvl, hv, ds_.kq_scale};
     if (naive_mla_) {
-      mla_attention_naive(batch, kv, l, shape, L.wk_b, L.wv_b, q_.data(), o_.data());
+      mla_attention_naive(batch, kv, l, shape, L.wk_b, L.wv_b, q_.data(), o_.data(), sel);
     } else {
-      mla_attention_absorbed(batch, kv, l, shape, L.wk_b, L.wv_b, q_.data(), o_.data(), qabs_.data(), lat_.data());
+      mla_attention_absorbed(batch, kv, l, shape, L.wk_b, L.wv_b, q_.data(), o_.data(), qabs_.data(), lat_.data(),
+                             sel);
     }
   }
   OpScope op("attn.out");
@@ -403,5 +456,6 @@ void DeepSeek2::forward(const Batch& batch, KvCache& kv, float* logits) {
 }  // namespace
 
 std::unique_ptr<Model> make_deepseek2(const GgufFile& f) { return std::make_unique<DeepSeek2>(f); }
+std::unique_ptr<Model> make_deepseek32(const GgufFile& f) { return std::make_unique<DeepSeek2>(f); }
 
 }  // namespace moerun

@@ -1,7 +1,9 @@
 // Synth presets of the deepseek2 family: the GGUF keys and tensors that
 // llama.cpp's converter (conversion/deepseek.py, MLA split into attn_k_b /
-// attn_v_b) writes for a DeepSeek-V2/V3 config, as data. Real shapes
-// (ds2-lite, ds3) for benchmarks; tiny variants for the oracle tests.
+// attn_v_b) writes for a DeepSeek-V2/V3 config, as data, and for V3.2
+// (arch deepseek32) the lightning indexer's keys and tensors on top. Real
+// shapes (ds2-lite, ds3, ds32-lite, ds32) for benchmarks; tiny variants for
+// the oracle tests.
 #include <algorithm>
 #include <cstdio>
 
@@ -41,6 +43,10 @@ struct Ds2Config {
   int64_t yarn_original_max_position_embeddings = 0;
   float yarn_mscale_all_dim = 0.0f;
   float rms_norm_eps = 1e-6f;
+  // DeepSeek-V3.2's lightning indexer (DSA); index_topk 0: none (deepseek2).
+  int64_t index_n_heads = 0;
+  int64_t index_head_dim = 0;
+  int64_t index_topk = 0;
   // Gains of the tiny test models (see synth.h): attention projections > 1
   // so attention is peaked; the router > 1 so routing is decisive.
   float attn_gain = 1.0f;
@@ -60,10 +66,10 @@ SynthModel build(Ds2Config c, int64_t layers) {
     }
   }
   SynthModel m;
-  m.arch = "deepseek2";
+  m.arch = c.index_topk > 0 ? "deepseek32" : "deepseek2";
   m.name = c.name;
   m.n_vocab = c.vocab_size;
-  const std::string a = "deepseek2.";
+  const std::string a = m.arch + ".";
   const int64_t E = c.hidden_size, H = c.num_attention_heads, NE = c.n_routed_experts;
   const int64_t hk = c.qk_nope_head_dim + c.qk_rope_head_dim, kvl = c.kv_lora_rank;
   auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
@@ -84,8 +90,13 @@ SynthModel build(Ds2Config c, int64_t layers) {
   // llama.cpp requires q_lora_rank unless the layer count marks a "lite"
   // model (26 or 27 layers, src/models/deepseek2.cpp); a shrunk ds2-lite
   // gets an explicit 0.
-  const bool lite_by_layers = c.num_hidden_layers == 26 || c.num_hidden_layers == 27;
+  const bool lite_by_layers = m.arch == "deepseek2" && (c.num_hidden_layers == 26 || c.num_hidden_layers == 27);
   if (c.write_q_lora_rank || !lite_by_layers) m.key(a + "attention.q_lora_rank", u(c.q_lora_rank));
+  if (c.index_topk > 0) {
+    m.key(a + "attention.indexer.head_count", u(c.index_n_heads));
+    m.key(a + "attention.indexer.key_length", u(c.index_head_dim));
+    m.key(a + "attention.indexer.top_k", u(c.index_topk));
+  }
   m.key(a + "attention.kv_lora_rank", u(kvl));
   m.key(a + "expert_feed_forward_length", u(c.moe_intermediate_size));
   m.key(a + "expert_count", u(NE));
@@ -126,6 +137,15 @@ SynthModel build(Ds2Config c, int64_t layers) {
     m.tensor(b + "attn_k_b.weight", {c.qk_nope_head_dim, kvl, H}, SynthInit::kNormal, g);
     m.tensor(b + "attn_v_b.weight", {kvl, c.v_head_dim, H}, SynthInit::kNormal);
     m.tensor(b + "attn_output.weight", {H * c.v_head_dim, E}, SynthInit::kNormal);
+    if (c.index_topk > 0) {
+      const int64_t D = c.index_head_dim;
+      m.tensor(b + "indexer.attn_q_b.weight", {c.q_lora_rank, c.index_n_heads * D}, SynthInit::kNormal, g);
+      m.tensor(b + "indexer.attn_k.weight", {E, D}, SynthInit::kNormal, g);
+      m.norm(b + "indexer.k_norm.weight", D);
+      m.tensor(b + "indexer.k_norm.bias", {D}, SynthInit::kBias, 0.1f, false);
+      // The converter keeps the per-head weights in F32 (conversion/base.py).
+      m.tensor(b + "indexer.proj.weight", {E, c.index_n_heads}, SynthInit::kNormal, 1.0f, false);
+    }
     m.norm(b + "ffn_norm.weight", E);
     if (l < c.first_k_dense_replace) {
       m.swiglu(b, "", E, c.intermediate_size);
@@ -273,8 +293,58 @@ Ds2Config tiny_yarn() {
   return c;
 }
 
+// DeepSeek-V3.2's indexer (deepseek-ai/DeepSeek-V3.2-Exp config.json:
+// index_n_heads 64, index_head_dim 128, index_topk 2048).
+Ds2Config with_dsa(Ds2Config c) {
+  c.index_n_heads = 64;
+  c.index_head_dim = 128;
+  c.index_topk = 2048;
+  return c;
+}
+
+// DeepSeek-V3.2-Exp: V3's shapes plus the indexer.
+Ds2Config ds32() {
+  Ds2Config c = with_dsa(ds3());
+  c.name = "ds32 (synthetic)";
+  return c;
+}
+
+// V2-Lite's shapes with V3.2's indexer, for attention benchmarks at a size
+// this machine holds: the indexer reads the q latent, so it gets V3's q LoRA
+// (rank 1536); no such model was published.
+Ds2Config ds32_lite() {
+  Ds2Config c = with_dsa(ds2_lite());
+  c.name = "ds32-lite (synthetic)";
+  c.q_lora_rank = 1536;
+  c.write_q_lora_rank = true;
+  return c;
+}
+
+// The tiny V3.2: tiny-v3 with an indexer of 8 heads of 64 (llama.cpp's
+// Hadamard matrices start at 64) and top_k 16, so a 32-token input already
+// drops keys and a 256-token one drops most.
+Ds2Config tiny_ds32() {
+  Ds2Config c = tiny_v3();
+  c.name = "tiny-ds32 (synthetic)";
+  c.index_n_heads = 8;
+  c.index_head_dim = 64;
+  c.index_topk = 16;
+  return c;
+}
+
+// With YaRN (factor 4 over 64 positions, mscale_all_dim 0.707): deepseek32
+// takes its attention mscale differently from deepseek2.
+Ds2Config tiny_ds32_yarn() {
+  Ds2Config c = tiny_ds32();
+  c.name = "tiny-ds32-yarn (synthetic)";
+  c.yarn_factor = 4.0f;
+  c.yarn_original_max_position_embeddings = 64;
+  c.yarn_mscale_all_dim = 0.707f;
+  return c;
+}
+
 SynthPreset preset(std::string name, bool tiny, std::string about, Ds2Config (*config)()) {
-  return {"deepseek2", std::move(name), tiny, std::move(about),
+  return {config().index_topk > 0 ? "deepseek32" : "deepseek2", std::move(name), tiny, std::move(about),
           [config](int64_t layers) { return build(config(), layers); }};
 }
 
@@ -291,6 +361,12 @@ std::vector<SynthPreset> deepseek2_synth_presets() {
              ds2_lite),
       preset("ds3", false, "DeepSeek-V3 shapes: 61 layers, 256 experts top-8 + 1 shared (~671 B params; use --layers)",
              ds3),
+      preset("tiny-ds32", true, "tiny-v3 + DSA lightning indexer: 8 heads of 64, top_k 16", tiny_ds32),
+      preset("tiny-ds32-yarn", true, "tiny-ds32 with YaRN (factor 4, original context 64, mscale_all_dim 0.707)",
+             tiny_ds32_yarn),
+      preset("ds32-lite", false, "DeepSeek-V2-Lite shapes + q LoRA 1536 + V3.2's indexer (64 x 128, top_k 2048)",
+             ds32_lite),
+      preset("ds32", false, "DeepSeek-V3.2-Exp shapes: ds3 + indexer 64 x 128, top_k 2048 (use --layers)", ds32),
   };
 }
 

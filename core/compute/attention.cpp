@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
+#include "core/compute/block_sparse.h"
+#include "core/compute/op_profile.h"
 #include "core/compute/thread_pool.h"
+#include "core/error.h"
 #include "simd/float_ops.h"
 
 namespace moerun {
@@ -17,18 +21,26 @@ void kv_store(const Batch& batch, KvCache& kv, int64_t layer, const float* k, co
     std::memcpy(kv.k(layer, batch.seq[b], batch.pos[b]), k + b * kd, kd * sizeof(float));
     if (vd > 0) std::memcpy(kv.v(layer, batch.seq[b], batch.pos[b]), v + b * vd, vd * sizeof(float));
   }
+  if (kv.has_key_bounds()) update_key_bounds(batch, kv, layer);
 }
 
 namespace {
 
 // Attention in tiles, as flash attention does it: a tile of query rows (a
-// few tokens of one sequence x the query heads of one KV head) walks the
+// few tokens of one sequence x the query heads of one KV head) walks its
 // keys one cache page at a time: scores by one small GEMM, an online
 // softmax (running max and sum per row, earlier output rescaled), then the
 // page's values by a second GEMM. Each key and value row is read once per
 // tile instead of once per (token, head), the products run as register
 // tiles (simd gemm_nt_f32 / gemm_nn_acc_f32), and memory stays
 // O(tile x head size) at any context.
+//
+// A tile's keys are a list of spans: one span 0..last for dense tiles, the
+// chosen positions for a sparse query (one token per tile: each query has
+// its own positions). Runs of a span that lie in one page are read in
+// place; runs shorter than kGatherBelow (DSA's scattered top-k positions)
+// are first copied into a contiguous block of up to a page of rows, so the
+// GEMMs never run on a handful of keys.
 //
 // Rows per tile: 64 keeps a tile's scratch (queries, output: 64 x 576 floats
 // each for MLA) inside a 1 MiB L2 while each page of keys is reused by 64
@@ -38,6 +50,9 @@ constexpr int64_t kPage = KvCache::kPageTokens;
 // Keys per split when one tile's keys are shared out over threads (decode of
 // a long sequence): below this a split costs more to merge than it saves.
 constexpr int64_t kMinSplitKeys = 256;
+// Below this many consecutive keys a run is gathered (a GEMM over a few
+// keys costs about as much as copying them).
+constexpr int64_t kGatherBelow = 8;
 
 // A run of consecutive batch rows of one sequence: the queries one tile may
 // take together.
@@ -46,17 +61,19 @@ struct Run {
   int32_t seq = 0;
 };
 
-// One unit of work: tokens [t0, t0 + nt) of a run, KV head g, keys
-// [k0, k1) of the sequence. part >= 0 marks a split tile whose partial
-// result goes to the merge buffers.
+// One unit of work: tokens [t0, t0 + nt) of a run, KV head g, the keys in
+// spans [span0, span1) of the plan's span list. part >= 0 marks a share of
+// a split tile whose partial result goes to the merge buffers.
 struct Item {
-  int64_t run = 0, t0 = 0, nt = 0, g = 0, k0 = 0, k1 = 0;
+  int64_t run = 0, t0 = 0, nt = 0, g = 0, span0 = 0, span1 = 0;
   int64_t part = -1;
 };
 
-// Running state of one tile: queries, scores, output, max and sum per row.
+// Running state of one tile: queries, scores, output, max and sum per row,
+// and the gathered keys (values) of scattered positions.
 struct TileScratch {
-  std::vector<float> q, s, o, m, l, rescale;
+  std::vector<float> q, s, o, m, l, rescale, gk, gv;
+  std::vector<int32_t> gpos;
 };
 
 struct Plan {
@@ -67,6 +84,7 @@ struct Plan {
   const float* q;
   float* out;
   int64_t group;  // query heads per KV head
+  const std::vector<KeySpan>* spans;
 };
 
 // Rows of a tile are (token t, head h) pairs, token-major.
@@ -92,18 +110,24 @@ void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, fl
   const int64_t stride = p.kv->row_stride();
   const int64_t koff = it.g * dk;
   const int64_t voff = s.values_in_keys ? it.g * dk : it.g * dv;
-  for (int64_t k0 = it.k0; k0 < it.k1;) {
-    const int64_t n = std::min(it.k1, (k0 / kPage + 1) * kPage) - k0;  // keys left in this page
-    const float* krow = p.kv->k(p.layer, run.seq, k0) + koff;
-    const float* vrow = (s.values_in_keys ? p.kv->k(p.layer, run.seq, k0) : p.kv->v(p.layer, run.seq, k0)) + voff;
-    gemm_nt_f32(ts.q.data(), dk, M, krow, stride, n, dk, ts.s.data(), kPage);
+
+  // One block of n keys: rows at krow/vrow with the given strides; column j
+  // holds position colpos[j] (gathered) or k0 + j (in place).
+  auto attend = [&](const float* krow, int64_t kstride, const float* vrow, int64_t vstride, int64_t n, int64_t k0,
+                    const int32_t* colpos) {
+    gemm_nt_f32(ts.q.data(), dk, M, krow, kstride, n, dk, ts.s.data(), kPage);
     // Causal mask: token t sees keys up to its own position.
     for (int64_t t = 0; t < it.nt; ++t) {
-      const int64_t first_masked = std::max<int64_t>(0, pos[t] + 1 - k0);
-      if (first_masked >= n) continue;
       for (int64_t h = 0; h < G; ++h) {
         float* r = ts.s.data() + (t * G + h) * kPage;
-        std::fill(r + first_masked, r + n, -INFINITY);
+        if (colpos == nullptr) {
+          const int64_t first_masked = std::max<int64_t>(0, pos[t] + 1 - k0);
+          if (first_masked < n) std::fill(r + first_masked, r + n, -INFINITY);
+        } else {
+          for (int64_t j = 0; j < n; ++j) {
+            if (colpos[j] > pos[t]) r[j] = -INFINITY;
+          }
+        }
       }
     }
     softmax_block_f32(ts.s.data(), kPage, M, n, ts.m.data(), ts.l.data(), ts.rescale.data());
@@ -113,9 +137,45 @@ void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, fl
         for (int64_t d = 0; d < dv; ++d) o[d] *= ts.rescale[i];
       }
     }
-    gemm_nn_acc_f32(ts.s.data(), kPage, M, vrow, stride, n, dv, ts.o.data(), dv);
-    k0 += n;
+    gemm_nn_acc_f32(ts.s.data(), kPage, M, vrow, vstride, n, dv, ts.o.data(), dv);
+  };
+
+  int64_t ng = 0;  // gathered rows waiting
+  auto flush = [&] {
+    if (ng == 0) return;
+    if (s.values_in_keys) {
+      attend(ts.gk.data(), dk, ts.gk.data(), dk, ng, 0, ts.gpos.data());
+    } else {
+      attend(ts.gk.data(), dk, ts.gv.data(), dv, ng, 0, ts.gpos.data());
+    }
+    ng = 0;
+  };
+  const KeySpan* spans = p.spans->data();
+  for (int64_t si = it.span0; si < it.span1; ++si) {
+    for (int64_t k0 = spans[si].begin; k0 < spans[si].end;) {
+      const int64_t n = std::min<int64_t>(spans[si].end, (k0 / kPage + 1) * kPage) - k0;  // keys left in this page
+      if (n >= kGatherBelow) {
+        const float* krow = p.kv->k(p.layer, run.seq, k0) + koff;
+        const float* vrow =
+            (s.values_in_keys ? p.kv->k(p.layer, run.seq, k0) : p.kv->v(p.layer, run.seq, k0)) + voff;
+        attend(krow, stride, vrow, stride, n, k0, nullptr);
+      } else {
+        ts.gk.resize(kPage * dk);
+        ts.gpos.resize(kPage);
+        if (!s.values_in_keys) ts.gv.resize(kPage * dv);
+        for (int64_t k = k0; k < k0 + n; ++k) {
+          if (ng == kPage) flush();
+          std::memcpy(ts.gk.data() + ng * dk, p.kv->k(p.layer, run.seq, k) + koff, dk * sizeof(float));
+          if (!s.values_in_keys) {
+            std::memcpy(ts.gv.data() + ng * dv, p.kv->v(p.layer, run.seq, k) + voff, dv * sizeof(float));
+          }
+          ts.gpos[ng++] = static_cast<int32_t>(k);
+        }
+      }
+      k0 += n;
+    }
   }
+  flush();
   if (it.part >= 0) {  // a share of the keys: kept unnormalised for the merge
     std::copy(ts.o.begin(), ts.o.end(), o_part);
     std::copy(ts.m.begin(), ts.m.end(), m_part);
@@ -133,13 +193,27 @@ void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, fl
   }
 }
 
+int64_t span_keys(const std::vector<KeySpan>& spans, int64_t s0, int64_t s1) {
+  int64_t n = 0;
+  for (int64_t i = s0; i < s1; ++i) n += spans[i].end - spans[i].begin;
+  return n;
+}
+
 }  // namespace
 
 void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const GqaShape& s, const float* q,
-                   float* out) {
+                   float* out, const KeySelection* sel) {
+  OpScope op("attention");
   const int64_t B = batch.size();
   const int64_t G = s.n_head / s.n_head_kv;
   const int64_t tile_tokens = std::max<int64_t>(1, kTileRows / G);
+  if (sel != nullptr && (sel->n_head_kv != s.n_head_kv || static_cast<int64_t>(sel->offset.size()) != B * s.n_head_kv + 1)) {
+    fail_runtime("attention: a key selection for " + std::to_string(sel->offset.size() - 1) + " (row, KV head) pairs, " +
+                 std::to_string(B * s.n_head_kv) + " expected");
+  }
+  KeySelection chosen;
+  if (sel == nullptr && kv.sparse().budget > 0 && select_blocks(batch, kv, layer, s, q, chosen)) sel = &chosen;
+
   std::vector<Run> runs;
   for (int64_t b = 0; b < B; ++b) {
     if (runs.empty() || batch.seq[b] != runs.back().seq) {
@@ -147,31 +221,68 @@ void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const G
     }
     runs.back().n += 1;
   }
+  std::vector<KeySpan> spans;
   std::vector<Item> items;
+  auto sparse_row = [&](int64_t b, int64_t g) { return sel != nullptr && sel->n_spans(b, g) > 0; };
   for (int64_t r = 0; r < static_cast<int64_t>(runs.size()); ++r) {
-    for (int64_t t0 = 0; t0 < runs[r].n; t0 += tile_tokens) {
-      const int64_t nt = std::min(tile_tokens, runs[r].n - t0);
-      int64_t last = 0;  // keys 0..last cover every token of the tile
-      for (int64_t t = 0; t < nt; ++t) last = std::max<int64_t>(last, batch.pos[runs[r].b0 + t0 + t]);
-      for (int64_t g = 0; g < s.n_head_kv; ++g) items.push_back({r, t0, nt, g, 0, last + 1, -1});
+    const Run& run = runs[r];
+    for (int64_t g = 0; g < s.n_head_kv; ++g) {
+      // Dense tokens go in tiles of consecutive tokens; each sparse token is
+      // a tile of its own over its spans.
+      int64_t t0 = -1;
+      auto close_dense = [&](int64_t t1) {
+        if (t0 < 0) return;
+        for (int64_t a = t0; a < t1; a += tile_tokens) {
+          const int64_t nt = std::min(tile_tokens, t1 - a);
+          int32_t last = 0;  // keys 0..last cover every token of the tile
+          for (int64_t t = 0; t < nt; ++t) last = std::max(last, batch.pos[run.b0 + a + t]);
+          const int64_t sp = static_cast<int64_t>(spans.size());
+          spans.push_back({0, last + 1});
+          items.push_back({r, a, nt, g, sp, sp + 1, -1});
+        }
+        t0 = -1;
+      };
+      for (int64_t t = 0; t < run.n; ++t) {
+        const int64_t b = run.b0 + t;
+        if (!sparse_row(b, g)) {
+          if (t0 < 0) t0 = t;
+          continue;
+        }
+        close_dense(t);
+        const int64_t sp = static_cast<int64_t>(spans.size());
+        spans.insert(spans.end(), sel->row(b, g), sel->row(b, g) + sel->n_spans(b, g));
+        items.push_back({r, t, 1, g, sp, static_cast<int64_t>(spans.size()), -1});
+      }
+      close_dense(run.n);
     }
   }
   // Fewer tiles than threads (decode): share each tile's keys out over the
-  // threads in page-aligned splits, then merge the partial softmaxes.
+  // threads in splits of about equal size (page-aligned for dense tiles),
+  // then merge the partial softmaxes.
   const int64_t n_threads = threads();
   std::vector<Item> split;
   std::vector<int64_t> split_of;  // index in `items` of each split's tile
   if (static_cast<int64_t>(items.size()) < n_threads) {
     for (int64_t i = 0; i < static_cast<int64_t>(items.size()); ++i) {
-      const Item& it = items[i];
-      const int64_t n_keys = it.k1 - it.k0;
+      const Item it = items[i];
+      const int64_t n_keys = span_keys(spans, it.span0, it.span1);
       const int64_t parts = std::min(n_threads, n_keys / kMinSplitKeys);
       if (parts < 2) continue;
-      const int64_t per = (n_keys / parts + kPage - 1) / kPage * kPage;
-      for (int64_t k = it.k0; k < it.k1; k += per) {
+      int64_t per = (n_keys + parts - 1) / parts;
+      if (it.span1 - it.span0 == 1) per = (per + kPage - 1) / kPage * kPage;
+      // Cut the spans into shares of `per` keys each.
+      int64_t si = it.span0, at = spans[si].begin;
+      while (si < it.span1) {
         Item sp = it;
-        sp.k0 = k;
-        sp.k1 = std::min(it.k1, k + per);
+        sp.span0 = static_cast<int64_t>(spans.size());
+        for (int64_t want = per; want > 0 && si < it.span1;) {
+          const int64_t take = std::min<int64_t>(want, spans[si].end - at);
+          spans.push_back({static_cast<int32_t>(at), static_cast<int32_t>(at + take)});
+          want -= take;
+          at += take;
+          if (at == spans[si].end && ++si < it.span1) at = spans[si].begin;
+        }
+        sp.span1 = static_cast<int64_t>(spans.size());
         sp.part = static_cast<int64_t>(split.size());
         split.push_back(sp);
         split_of.push_back(i);
@@ -179,7 +290,7 @@ void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const G
       items[i].nt = 0;  // done by its splits
     }
   }
-  const Plan plan{&batch, &kv, layer, &s, q, out, G};
+  const Plan plan{&batch, &kv, layer, &s, q, out, G, &spans};
   const int64_t max_rows = tile_tokens * G;
   std::vector<float> o_parts(split.size() * max_rows * s.head_dim_v), m_parts(split.size() * max_rows),
       l_parts(split.size() * max_rows);

@@ -25,6 +25,29 @@ void KvCache::reserve(int64_t seq, int64_t n) {
       s.pages.push_back(static_cast<int32_t>(pool_.size() - 1));
     }
   }
+  if (keep_bounds_) reserve_bounds(seq);
+}
+
+void KvCache::reserve_bounds(int64_t seq) {
+  const int64_t blocks = static_cast<int64_t>(seqs_[seq].pages.size()) * (kPageTokens / kBoundBlock);
+  for (int64_t l = 0; l < layout_.n_layer; ++l) {
+    std::vector<float>& b = bounds_[seq * layout_.n_layer + l];
+    if (static_cast<int64_t>(b.size()) < blocks * 2 * layout_.k_dim) b.resize(blocks * 2 * layout_.k_dim, 0.0f);
+  }
+}
+
+void KvCache::set_sparse(const SparseAttnConfig& c) {
+  if (c.budget < 0 || c.sinks < 0 || c.window < 0 || (c.budget > 0 && c.sinks + c.window > c.budget)) {
+    fail("sparse attention: sinks " + std::to_string(c.sinks) + " + window " + std::to_string(c.window) +
+         " must fit the budget of " + std::to_string(c.budget) + " keys");
+  }
+  sparse_ = c;
+  keep_bounds_ = c.budget > 0 && c.select;
+  bounds_.clear();
+  if (keep_bounds_) {
+    bounds_.resize(static_cast<size_t>(n_seq() * layout_.n_layer));
+    for (int64_t q = 0; q < n_seq(); ++q) reserve_bounds(q);
+  }
 }
 
 void KvCache::clear(int64_t seq) {

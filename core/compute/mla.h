@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "core/compute/attention.h"
 #include "core/compute/batch.h"
 #include "core/compute/kv_cache.h"
 #include "core/gguf/tensor.h"
@@ -28,14 +29,17 @@ struct MlaShape {
 // Absorbed: queries move into latent space (q_abs = W_kb[h] q_nope), the
 // scores and the weighted sum run over the latents, W_vb[h] maps back. Cost
 // per cached token is kv_lora_rank + qk_rope per head: the reason MLA caches
-// the latent. `scratch` grows as needed.
+// the latent. scratch_qabs: [B, n_head, kv_lora_rank + qk_rope]; scratch_lat:
+// [B, n_head, kv_lora_rank]. With `sel` (DSA), each row attends only to the
+// positions it lists (attention.h).
 void mla_attention_absorbed(const Batch& batch, const KvCache& kv, int64_t layer, const MlaShape& s,
                             const TensorView& wk_b, const TensorView& wv_b, const float* q, float* out,
-                            float* scratch_qabs, float* scratch_lat);
+                            float* scratch_qabs, float* scratch_lat, const KeySelection* sel = nullptr);
 
 // Naive: every cached latent is decompressed into per-head keys and values,
 // then plain multi-head attention. Slow; the reference for the absorbed form.
 void mla_attention_naive(const Batch& batch, const KvCache& kv, int64_t layer, const MlaShape& s,
-                         const TensorView& wk_b, const TensorView& wv_b, const float* q, float* out);
+                         const TensorView& wk_b, const TensorView& wv_b, const float* q, float* out,
+                         const KeySelection* sel = nullptr);
 
 }  // namespace moerun

@@ -29,6 +29,7 @@ struct ModelInfo {
   int64_t n_params = 0;         // all weights
   int64_t n_params_active = 0;  // touched per token (MoE: routed top-k only)
   uint64_t bytes_active = 0;    // weight bytes read per token
+  int64_t attention_top_k = 0;  // keys a query attends to when the model picks them itself (DSA); 0: all
 };
 
 class Model {

@@ -31,6 +31,11 @@ std::vector<OpTime> op_profile_snapshot() {
 
 namespace detail {
 
+OpScope*& op_profile_current() {
+  thread_local OpScope* current = nullptr;
+  return current;
+}
+
 void op_profile_add(const char* name, double seconds) {
   std::lock_guard<std::mutex> lock(g_mu);
   for (auto& [key, t] : g_ops) {

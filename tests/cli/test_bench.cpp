@@ -45,3 +45,16 @@ TEST_CASE("cli bench: several sequences decoded together, a given bandwidth, sta
   CHECK(r.out.find("% of the bandwidth ceiling") != std::string::npos);
   CHECK(r.out.find("tg stages") != std::string::npos);
 }
+
+TEST_CASE("cli bench: --ctx fills the cache before tg and reports the attention time") {
+  test::CliResult r = test::run_moerun("bench -m " + kStories + " -p 0 -n 4 -r 1 -t 1 --bw 10 --ctx 300 --json");
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("\"ctx\": 300, \"attention_ms\": ") != std::string::npos);
+  r = test::run_moerun("bench -m " + kStories + " -p 8 -n 4 -r 2 -t 1 --bw 10 --ctx 300 --sparse-attn=64");
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("at ctx 300: attention ") != std::string::npos);
+  // The context must hold the fill and the generated tokens.
+  r = test::run_moerun("bench -m " + kStories + " -p 0 -n 8 --ctx 300 -c 256");
+  CHECK(r.status == 2);
+  CHECK(test::count_lines(r.err) == 1);
+}

@@ -213,6 +213,12 @@ TEST_CASE("synth: real-shape presets have the published parameter counts") {
     const SynthModel m = find_synth_preset(c.arch, c.preset).build(0);
     CHECK(static_cast<double>(m.n_params()) / 1e9 == doctest::Approx(c.billions).epsilon(0.01));
   }
+  // DeepSeek-V3.2-Exp is V3 plus a lightning indexer in each of its 61
+  // layers: attn_q_b 1536 x (64 x 128), attn_k 7168 x 128, proj 7168 x 64,
+  // k_norm weight and bias 2 x 128.
+  const int64_t indexer = 1536 * 64 * 128 + 7168 * 128 + 7168 * 64 + 2 * 128;
+  CHECK(find_synth_preset("deepseek32", "ds32").build(0).n_params() ==
+        find_synth_preset("deepseek2", "ds3").build(0).n_params() + 61 * indexer);
 }
 
 TEST_CASE("synth: --layers shrinks a preset, keeping at least one MoE block") {
