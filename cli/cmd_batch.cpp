@@ -82,7 +82,10 @@ void run_batch(const BatchOptions& o) {
       std::string why;
       try {
         if (r.chat) {
-          if (!chat) chat = std::make_unique<ChatPrompt>(engine, o.chat_template);
+          if (!chat) {
+            bar.clear();  // the template choice may print a warning
+            chat = std::make_unique<ChatPrompt>(engine, o.chat_template);
+          }
           job.prompt = chat->tokens(r.messages);
         } else {
           job.prompt = tok.encode(r.prompt, tok.add_bos(), true);

@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "cli/progress.h"
 #include "core/compute/thread_pool.h"
 #include "core/error.h"
 
@@ -66,7 +68,16 @@ Engine make_engine(const ModelOptions& o, int64_t n_seq) {
   eo.load_mode = load_mode(o);
   eo.n_ctx = o.ctx;
   eo.n_seq = n_seq;
-  return Engine(eo);
+  // A bar only for a load that takes a while (a large file read or locked).
+  Progress bar("loading", 0, "MiB");
+  bar.show_after(std::chrono::seconds(1));
+  eo.load_progress = [&bar](uint64_t done, uint64_t total) {
+    bar.set_total(static_cast<int64_t>(total >> 20));
+    bar.update(static_cast<int64_t>(done >> 20));
+  };
+  Engine engine(eo);
+  bar.finish();
+  return engine;
 }
 
 std::vector<int32_t> parse_ids(const std::string& text) {

@@ -30,6 +30,8 @@ class Progress {
   // Draws nothing until the job has run this long (a load that is over in
   // a moment shows no bar).
   void show_after(std::chrono::milliseconds delay) { delay_ = delay; }
+  // For a total learnt after the start (e.g. a file's size).
+  void set_total(int64_t total) { total_ = total; }
   // Reports `done` of total, with `detail` after the counts ("12.3 tok/s").
   // Cheap to call often: draws at most every kRedraw on a terminal.
   void update(int64_t done, const std::string& detail = "");

@@ -21,6 +21,7 @@ struct EngineOptions {
   LoadMode load_mode = LoadMode::kMmap;
   int64_t n_ctx = 0;  // 0: the trained context, capped at kDefaultMaxCtx
   int64_t n_seq = 1;  // KV cache sequence slots
+  LoadProgress load_progress;  // reading or locking the file (GgufFile::open)
   static constexpr int64_t kDefaultMaxCtx = 4096;
 };
 

@@ -36,15 +36,18 @@ for name in stories260K tiny-deepseek-moe; do
   GOT=$(sed -n 's/^perplexity: \([0-9.]*\) ± \([0-9.]*\)$/\1 \2/p' "$WORK/moerun_$name.out")
   [[ -n $GOT ]] || die "$name: no 'perplexity: X ± Y' line from moerun"
 
-  # llama.cpp's tokens, with and without the BOS its vocabulary adds.
+  # llama.cpp's tokens as llama-perplexity makes them (with the BOS the vocabulary adds,
+  # if it adds one: a one-letter text tells).
   run "tok_$name" "$ORACLE" -m "$MODEL" --tokenize-file "$TEXT" --bos
-  run "tok_nobos_$name" "$ORACLE" -m "$MODEL" --tokenize-file "$TEXT"
-  python3 - "$WORK/tok_$name.out" "$WORK/tok_nobos_$name.out" "$CTX" "$CHUNKS" "$WORK/win_$name" <<'PY'
+  run "tok_a_bos_$name" "$ORACLE" -m "$MODEL" --tokenize "a" --bos
+  run "tok_a_$name" "$ORACLE" -m "$MODEL" --tokenize "a"
+  python3 - "$WORK/tok_$name.out" "$WORK/tok_a_bos_$name.out" "$WORK/tok_a_$name.out" "$CTX" "$CHUNKS" \
+    "$WORK/win_$name" <<'PY'
 import sys
 ids = open(sys.argv[1]).read().split()
-nobos = open(sys.argv[2]).read().split()
-ctx, chunks, out = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-bos = ids[0] if len(ids) == len(nobos) + 1 else None
+a_bos, a = open(sys.argv[2]).read().split(), open(sys.argv[3]).read().split()
+ctx, chunks, out = int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+bos = a_bos[0] if len(a_bos) == len(a) + 1 else None
 assert len(ids) >= 2 * ctx and len(ids) // ctx >= chunks, len(ids)
 for c in range(chunks):
     w = ids[c * ctx:(c + 1) * ctx]
@@ -60,9 +63,8 @@ PY
   done
   V=$(n_vocab_of "$WORK/oracle_${name}_0.out")
   REF=$(python3 - "$WORK/win_$name" "$CTX" "$CHUNKS" "$V" <<'PY'
-import array, math, struct, sys
+import array, math, sys
 base, ctx, chunks, v = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-f32 = lambda x: struct.unpack("f", struct.pack("f", x))[0]  # llama.cpp rounds these steps to float
 nll = nll2 = 0.0
 count = 0
 for c in range(chunks):
@@ -73,8 +75,10 @@ for c in range(chunks):
     for j in range(ctx // 2, ctx - 1):
         row = logits[j * v:(j + 1) * v]
         m = max(row)
-        s = sum(f32(math.exp(f32(x - m))) for x in row)
-        val = -(f32(row[nxt[j + 1]] - m) - math.log(s))
+        # llama.cpp: x - max and exp in float (array "f" rounds to float), the sum in double.
+        shifted = array.array("f", (x - m for x in row))
+        s = sum(array.array("f", (math.exp(x) for x in shifted)))
+        val = -(shifted[nxt[j + 1]] - math.log(s))
         nll += val
         nll2 += val * val
         count += 1
