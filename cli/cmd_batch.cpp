@@ -154,12 +154,13 @@ void run_batch(const BatchOptions& o) {
 
 void add_batch_command(CLI::App& app) {
   auto o = std::make_shared<BatchOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "batch",
-      "Answer a JSON Lines file of prompts, several at a time; rerun to resume\n"
-      "  in:  {\"id\": ..., \"prompt\": \"...\"} or {\"id\": ..., \"messages\": [{\"role\": ..., \"content\": ...}]}\n"
-      "       optional per line: \"max_tokens\", \"temperature\", \"seed\"\n"
-      "  out: {\"id\", \"text\", \"tokens_in\", \"tokens_out\", \"finish_reason\", \"ms\"}, appended as each finishes");
+  CLI::App* cmd =
+      app.add_subcommand("batch", "Answer a JSON Lines file of prompts, several at a time; a rerun resumes");
+  cmd->footer(
+      "in:  one request per line: {\"id\": ID, \"prompt\": TEXT} or {\"id\": ID, \"messages\": [{\"role\", \"content\"}...]},\n"
+      "     optional \"max_tokens\", \"temperature\", \"seed\"; malformed lines are reported and skipped\n"
+      "out: {\"id\", \"text\", \"tokens_in\", \"tokens_out\", \"finish_reason\", \"ms\"} appended as each answer is done;\n"
+      "     ids already in OUT are skipped, so after a crash or Ctrl-C the same command resumes");
   add_model_options(cmd, o->model);
   cmd->add_option("-i,--input", o->in, "JSON Lines file of requests")->required();
   cmd->add_option("-o,--output", o->out, "JSON Lines file answers are appended to (ids in it are skipped)")

@@ -76,10 +76,9 @@ void run_perplexity(PerplexityOptions o) {
 
 void add_perplexity_command(CLI::App& app) {
   auto o = std::make_shared<PerplexityOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "perplexity",
-      "Perplexity of a model over a text file, as llama.cpp's llama-perplexity computes it: windows of -c tokens,\n"
-      "  each from BOS, the second half of each scored; prints 'perplexity: X \u00b1 Y'");
+  CLI::App* cmd = app.add_subcommand("perplexity", "Perplexity of a model over a text file, as llama-perplexity computes it");
+  cmd->footer("The text is cut into windows of -c tokens, each evaluated from BOS; the second half of each window is\n"
+              "scored. Prints 'perplexity: X \u00b1 Y' (Y: the standard error) on stdout.");
   add_model_options(cmd, o->model, false);
   cmd->add_option("-f,--file", o->file, "text file")->required();
   cmd->add_option("-c,--ctx", o->model.ctx, "tokens per window (default 512, as llama-perplexity)")

@@ -288,3 +288,15 @@ TEST_CASE("cli batch: per-line max_tokens, temperature and seed; a prompt longer
   CHECK(a.by_id.at("\"s1\"")["tokens_out"] == 12);
   CHECK(a.by_id.at("\"s1\"")["text"] == a.by_id.at("\"s2\"")["text"]);  // same seed, same sample, whatever slot
 }
+
+TEST_CASE("cli batch: a missing input file, the same file for -i and -o: one-line errors, exit 2") {
+  const std::string dir = test::cli_temp_dir();
+  test::CliResult r = test::run_moerun("batch -m " + kTinyMoe + " -i " + dir + "/none.jsonl -o " + dir + "/o.jsonl");
+  CHECK(r.status == 2);
+  CHECK_MESSAGE(test::count_lines(r.err) == 1, r.err);
+  CHECK(r.err.find("none.jsonl: cannot open") != std::string::npos);
+  std::ofstream(dir + "/same.jsonl") << R"({"id": 1, "prompt": "x"})" "\n";
+  r = test::run_moerun("batch -m " + kTinyMoe + " -i " + dir + "/same.jsonl -o " + dir + "/same.jsonl");
+  CHECK(r.status == 2);
+  CHECK(r.err.find("-i and -o name the same file") != std::string::npos);
+}
