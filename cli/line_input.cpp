@@ -1,6 +1,7 @@
 #include "cli/line_input.h"
 
 #include <editline/readline.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -25,6 +26,9 @@ LineInput::LineInput(bool terminal) : terminal_(terminal) {
   } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
     history_path_ = std::string(home) + "/.moerun_history";
   }
+  // Prompts and the echo of typing go where the user looks: stdout may be
+  // redirected to collect the answers.
+  if (isatty(STDOUT_FILENO) == 0) rl_outstream = stderr;
   using_history();
   stifle_history(kHistoryLines);
   if (!history_path_.empty()) read_history(history_path_.c_str());  // a missing file is fine
