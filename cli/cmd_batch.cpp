@@ -137,12 +137,21 @@ void run_batch(const BatchOptions& o) {
   const BatchRunStats& st = scheduler.stats();
   std::fprintf(stderr,
                "moerun: batch: %lld answered, %lld skipped (already in %s), %lld malformed line(s), %lld failed; "
-               "%lld tokens in, %lld out in %.1f s (%.1f tok/s generated, %.2f sequences per decode step)\n",
+               "%lld tokens in, %lld out in %.1f s (%.1f tok/s generated)\n",
                static_cast<long long>(n_done), static_cast<long long>(n_skipped), o.out.c_str(),
                static_cast<long long>(input.n_malformed), static_cast<long long>(n_failed),
                static_cast<long long>(tokens_in), static_cast<long long>(tokens_out), s,
-               s > 0 ? st.generated / s : 0.0,
-               st.decode_steps > 0 ? static_cast<double>(st.decode_rows) / st.decode_steps : 0.0);
+               s > 0 ? st.generated / s : 0.0);
+  // Where the time went: prompts (each alone) and decode steps (all live
+  // sequences together), for comparing --parallel settings.
+  std::fprintf(stderr,
+               "moerun: batch: prefill %lld tokens in %.1f s (%.1f tok/s); %lld decode steps of %.2f sequences "
+               "on average in %.1f s (%.1f tok/s)\n",
+               static_cast<long long>(st.prefill_tokens), st.prefill_seconds,
+               st.prefill_seconds > 0 ? st.prefill_tokens / st.prefill_seconds : 0.0,
+               static_cast<long long>(st.decode_steps),
+               st.decode_steps > 0 ? static_cast<double>(st.decode_rows) / st.decode_steps : 0.0, st.decode_seconds,
+               st.decode_seconds > 0 ? st.decode_rows / st.decode_seconds : 0.0);
   if (!complete) {
     const int64_t left = static_cast<int64_t>(todo.size()) - n_done - n_failed;
     fail_runtime("batch: interrupted with " + std::to_string(left) + " request(s) unanswered; run the same command "
