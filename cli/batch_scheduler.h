@@ -5,16 +5,20 @@
 //
 // A new request's prompt is prefilled on its own, between decode steps, in
 // the same 512-token chunks `run` uses, not chunked into a decode step:
-//  - its logits then do not depend on what else is running, so a prompt's
-//    greedy answer is the same for any N (the SIMD kernels sum a 1-row and
-//    an N-row product in different orders; a prefill row mixed into a
-//    decode step would see a different order for each N);
+//  - its logits then do not depend on what else is running or on N;
 //  - a prefill chunk is a GEMM over many tokens and already reads the
 //    weights once per chunk; adding a few decode rows to it saves little.
 // The cost: the running sequences wait while a prompt is prefilled.
+// A decode step's rows get the same logits as they would alone wherever the
+// kernels compute a row the same way in a batch as alone: F32 weights and the
+// scalar kernels (tests/models/test_multi_sequence.cpp). The SIMD kernels for
+// quantized weights sum a one-row GEMV and an N-row GEMM in different orders
+// (~1e-7 apart), which now and then flips a near-tie between two tokens, so
+// there a greedy answer can differ between N = 1 and N = 8.
 //
-// Each sequence has its own sampler, seeded from its request, so sampled
-// answers do not depend on N or on the order requests finish in either.
+// Each sequence has its own sampler, seeded from its request, so a sampled
+// answer depends on its request and its logits only, not on the other
+// sequences or the order requests finish in.
 // Owns: the slots, sampling, stop conditions and timing. Does not own:
 // reading requests or writing answers (the callbacks), tokenizing prompts.
 #pragma once

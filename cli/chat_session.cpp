@@ -95,7 +95,8 @@ TurnStats ChatSession::answer(const std::string& user, Sampler& sampler, int64_t
          " tokens, the context holds " + std::to_string(n_ctx) + " (raise -c)");
   }
   if (st.dropped_turns > 0) {
-    std::fprintf(stderr, "moerun: context full: dropped the oldest %lld turn(s) to make room; the system prompt is kept\n",
+    std::fprintf(stderr,
+                 "moerun: context full: dropped the oldest %lld turn(s) to make room; the system prompt is kept\n",
                  static_cast<long long>(st.dropped_turns));
   }
 
@@ -115,7 +116,8 @@ TurnStats ChatSession::answer(const std::string& user, Sampler& sampler, int64_t
       return st;
     }
     const size_t end = std::min(prompt.size(), i + kPrefillChunk);
-    const std::vector<int32_t> chunk(prompt.begin() + static_cast<int64_t>(i), prompt.begin() + static_cast<int64_t>(end));
+    const std::vector<int32_t> chunk(prompt.begin() + static_cast<int64_t>(i),
+                                     prompt.begin() + static_cast<int64_t>(end));
     logits = prefill(engine_, chunk, static_cast<int64_t>(i), 0, kPrefillChunk);
     cached_.insert(cached_.end(), chunk.begin(), chunk.end());
     st.prompt_tokens += static_cast<int64_t>(chunk.size());

@@ -166,9 +166,10 @@ void add_batch_command(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("batch", "Answer a JSON Lines file of prompts, several at a time; a rerun resumes");
   cmd->footer(
-      "in:  one request per line: {\"id\": ID, \"prompt\": TEXT} or {\"id\": ID, \"messages\": [{\"role\", \"content\"}...]},\n"
+      "in:  one request per line: {\"id\": ID, \"prompt\": TEXT}\n"
+      "     or {\"id\": ID, \"messages\": [{\"role\", \"content\"}...]} (the chat template applied),\n"
       "     optional \"max_tokens\", \"temperature\", \"seed\"; malformed lines are reported and skipped\n"
-      "out: {\"id\", \"text\", \"tokens_in\", \"tokens_out\", \"finish_reason\", \"ms\"} appended as each answer is done;\n"
+      "out: {\"id\", \"text\", \"tokens_in\", \"tokens_out\", \"finish_reason\", \"ms\"}, appended as each is done;\n"
       "     ids already in OUT are skipped, so after a crash or Ctrl-C the same command resumes");
   add_model_options(cmd, o->model);
   cmd->add_option("-i,--input", o->in, "JSON Lines file of requests")->required();

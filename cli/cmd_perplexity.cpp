@@ -76,7 +76,8 @@ void run_perplexity(PerplexityOptions o) {
 
 void add_perplexity_command(CLI::App& app) {
   auto o = std::make_shared<PerplexityOptions>();
-  CLI::App* cmd = app.add_subcommand("perplexity", "Perplexity of a model over a text file, as llama-perplexity computes it");
+  CLI::App* cmd =
+      app.add_subcommand("perplexity", "Perplexity of a model over a text file, as llama-perplexity computes it");
   cmd->footer("The text is cut into windows of -c tokens, each evaluated from BOS; the second half of each window is\n"
               "scored. Prints 'perplexity: X \u00b1 Y' (Y: the standard error) on stdout.");
   add_model_options(cmd, o->model, false);

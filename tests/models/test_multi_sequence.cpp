@@ -21,12 +21,10 @@
 // deepseek2, 2e-2; AVX-512 packed GEMM, 2e-3). A real mix-up of sequences
 // or positions moves logits by O(1), well above that budget.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -34,6 +32,7 @@
 #include "models/synth.h"
 #include "quant/format.h"
 #include "simd/dispatch.h"
+#include "tests/temp_dir.h"
 
 using namespace moerun;
 
@@ -125,14 +124,8 @@ double run_together(const std::string& path, const std::vector<Seq>& seqs, bool 
   return max_diff / max_abs;
 }
 
-std::filesystem::path temp_dir() {
-  return std::filesystem::temp_directory_path() / ("moerun-multiseq-test-" + std::to_string(::getpid()));
-}
-
 std::string synth_file(const std::string& arch, QType type) {
-  const std::filesystem::path dir = temp_dir();
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / (arch + "-" + format_traits(type).name + ".gguf")).string();
+  const std::string path = test::temp_dir("moerun-multiseq-test-") + "/" + arch + "-" + format_traits(type).name + ".gguf";
   write_synth(find_synth_preset(arch, "").build(0), type, 7, path);
   return path;
 }
@@ -159,5 +152,4 @@ TEST_CASE("multi-sequence: N sequences decoded together get the logits each gets
   check_model(std::string(MOERUN_SOURCE_DIR) + "/models/data/tiny-deepseek-moe-q8_0.gguf", quant_budget, scalar);
   check_model(synth_file("deepseek2", QType::Q4_0), quant_budget, scalar);
   check_model(synth_file("qwen3moe", QType::Q4_K), quant_budget, scalar);
-  std::filesystem::remove_all(temp_dir());
 }
