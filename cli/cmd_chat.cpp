@@ -1,21 +1,25 @@
-// moerun chat: a conversation in the terminal. Each turn re-renders the
-// whole conversation with the model's chat template, keeps the KV cache for
-// the tokens that did not change, and prefills only the new ones.
-// Lines come from libedit when stdin is a terminal, else one per line from
-// stdin (so scripts and tests can drive it). "/reset" starts over, "/exit"
-// (or end of input) ends.
-#include <editline/readline.h>
+// moerun chat: a conversation in the terminal. The answer streams to stdout;
+// everything else (the template in use, notices, command output) to stderr.
+// On a terminal: line editing and history (cli/line_input.h), <think>
+// sections dimmed, Ctrl-C stops the answer, Ctrl-D quits. From a pipe: each
+// message (one line, or a multi-line block) gets its answer on stdout,
+// followed by a newline, so a script can drive it.
+// The conversation and the context policy: cli/chat_session.h; the slash
+// commands: cli/chat_commands.h.
 #include <unistd.h>
 
 #include <cstdio>
-#include <iostream>
 #include <memory>
 
+#include "cli/chat_commands.h"
+#include "cli/chat_prompt.h"
+#include "cli/chat_session.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "cli/generate.h"
+#include "cli/interrupt.h"
+#include "cli/line_input.h"
 #include "cli/sampling_options.h"
-#include "core/chat/chat_template.h"
+#include "cli/think_filter.h"
 #include "core/error.h"
 
 namespace moerun::cli {
@@ -27,110 +31,81 @@ struct ChatOptions {
   SamplerParams sampling;
   std::string system;
   std::string chat_template;
-  int64_t n_predict = 512;  // per reply
+  int64_t n_predict = 512;  // per answer
+  bool hide_thinking = false;
 };
 
-bool read_line(bool tty, std::string& line) {
-  if (tty) {
-    char* s = readline("> ");
-    if (s == nullptr) return false;
-    line = s;
-    if (!line.empty()) add_history(s);
-    std::free(s);
-    return true;
-  }
-  return static_cast<bool>(std::getline(std::cin, line));
-}
-
-size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-  size_t n = 0;
-  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
-  return n;
+void write_out(const std::string& s) {
+  if (s.empty()) return;
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fflush(stdout);
 }
 
 void run_chat(const ChatOptions& o) {
   Engine engine = make_engine(o.model);
-  const Tokenizer& tok = engine.tokenizer();
-  std::string warning;
-  const ChatTemplate tmpl =
-      select_chat_template(o.chat_template, engine.gguf().get_string("tokenizer.chat_template", ""), &warning);
-  if (!warning.empty()) std::fprintf(stderr, "moerun: %s\n", warning.c_str());
-  std::fprintf(stderr, "moerun: chat template '%s' (%s); /reset to start over, /exit to quit\n", tmpl.name().c_str(),
-               chat_family_name(tmpl.family()));
+  const ChatPrompt prompt(engine, o.chat_template);
+  const bool tty_in = isatty(STDIN_FILENO) != 0;
+  const bool tty_out = isatty(STDOUT_FILENO) != 0;
+  std::fprintf(stderr, "moerun: chat template '%s' (%s), context %lld tokens; /help for commands, %s to quit\n",
+               prompt.chat_template().name().c_str(), chat_family_name(prompt.chat_template().family()),
+               static_cast<long long>(engine.n_ctx()), tty_in ? "Ctrl-D" : "/exit or the end of input");
 
-  ChatRenderOptions ro;
-  if (tok.bos_id() >= 0) ro.bos_token = tok.token_to_piece(tok.bos_id(), true);
-  if (tok.eos_id() >= 0) ro.eos_token = tok.token_to_piece(tok.eos_id(), true);
-
-  std::vector<ChatMessage> messages;
-  if (!o.system.empty()) messages.push_back({"system", o.system});
-  std::vector<int32_t> cached;  // tokens whose K/V sit in the cache, in order
-  Sampler sampler(o.sampling);
-  const bool tty = isatty(STDIN_FILENO) != 0;
-  std::string line;
-  while (read_line(tty, line)) {
-    if (line == "/exit") break;
-    if (line == "/reset") {
-      messages.resize(o.system.empty() ? 0 : 1);
-      cached.clear();
-      engine.kv().clear(0);
+  ChatSession session(engine, prompt, o.system);
+  ChatState state(session);
+  state.sampling = o.sampling;
+  state.sampler = std::make_unique<Sampler>(o.sampling);
+  state.n_predict = o.n_predict;
+  ThinkFilter think(o.hide_thinking ? ThinkFilter::Mode::kHide
+                                    : tty_out ? ThinkFilter::Mode::kDim : ThinkFilter::Mode::kShow);
+  InterruptScope ctrl_c;
+  LineInput input(tty_in);
+  std::string message;
+  for (;;) {
+    const LineInput::Result r = input.read(message);
+    if (r == LineInput::Result::kEnd) break;
+    if (r == LineInput::Result::kInterrupted) {
+      std::fprintf(stderr, "(Ctrl-C stops an answer; Ctrl-D or /exit quits)\n");
       continue;
     }
-    if (line.empty()) continue;
-    messages.push_back({"user", line});
-    std::string render_warning;
-    const std::string text = render_chat(tmpl, messages, ro, &render_warning);
-    if (!render_warning.empty()) std::fprintf(stderr, "moerun: %s\n", render_warning.c_str());
-    // Templates that write the BOS text themselves must not get a second one.
-    const bool has_bos = !ro.bos_token.empty() && text.compare(0, ro.bos_token.size(), ro.bos_token) == 0;
-    std::vector<int32_t> prompt = tok.encode(text, tok.add_bos() && !has_bos, true);
-    if (static_cast<int64_t>(prompt.size()) >= engine.n_ctx()) {
-      fail("the conversation has " + std::to_string(prompt.size()) + " tokens, more than the context of " +
-           std::to_string(engine.n_ctx()) + " (raise -c or /reset)");
+    if (message.empty()) continue;
+    const CommandResult c = run_chat_command(message, state);
+    if (c == CommandResult::kExit) break;
+    if (c == CommandResult::kHandled) continue;
+    if (message.rfind("//", 0) == 0) message.erase(0, 1);
+    clear_interrupt();
+    try {
+      const TurnStats t = session.answer(message, *state.sampler, state.n_predict, think, write_out);
+      record_turn(state, t);
+      write_out("\n");
+      if (t.interrupted) std::fprintf(stderr, "moerun: answer stopped (Ctrl-C)\n");
+      if (t.context_full) {
+        std::fprintf(stderr, "moerun: the answer reached the end of the context (%lld tokens); older turns will "
+                     "be dropped to make room\n", static_cast<long long>(engine.n_ctx()));
+      }
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kBadInput) throw;
+      write_out(think.flush());
+      std::fprintf(stderr, "moerun: %s\n", e.what());  // e.g. the template rejects the turn order
     }
-    // Reuse the cached prefix; recompute from the first token that changed
-    // (at least the last one, whose logits we need).
-    const size_t keep = std::min(common_prefix(cached, prompt), prompt.size() - 1);
-    engine.kv().set_len(0, static_cast<int64_t>(keep));
-    std::vector<int32_t> fresh(prompt.begin() + static_cast<int64_t>(keep), prompt.end());
-    std::vector<float> logits = prefill(engine, fresh, static_cast<int64_t>(keep), 0);
-    cached = prompt;
-
-    StreamDecoder stream(tok);
-    std::string reply;
-    std::vector<int32_t> history = prompt;
-    int64_t pos = static_cast<int64_t>(prompt.size());
-    for (int64_t n = 0; n < o.n_predict && pos < engine.n_ctx(); ++n) {
-      const int32_t t = sampler.sample(logits.data(), engine.n_vocab(), history);
-      if (tok.is_eog(t)) break;
-      history.push_back(t);
-      const std::string piece = stream.push(t);
-      reply += piece;
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-      std::fflush(stdout);
-      logits = decode_step(engine, t, pos, 0);
-      cached.push_back(t);
-      ++pos;
-    }
-    const std::string rest = stream.flush();
-    reply += rest;
-    std::fwrite(rest.data(), 1, rest.size(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
-    messages.push_back({"assistant", reply});
   }
+  if (tty_in) std::fputc('\n', stderr);
 }
 
 }  // namespace
 
 void add_chat_command(CLI::App& app) {
   auto o = std::make_shared<ChatOptions>();
-  CLI::App* cmd = app.add_subcommand("chat", "Chat with a model in the terminal (one user message per line)");
+  CLI::App* cmd = app.add_subcommand("chat", "Chat with a model in the terminal");
+  cmd->footer(std::string(chat_commands_help()) +
+              "\ncontext full: the oldest turns are dropped (the system prompt is kept, the cache keeps the prefix "
+              "that did not change); a notice goes to stderr.");
   add_model_options(cmd, o->model);
   cmd->add_option("--system", o->system, "system prompt");
   cmd->add_option("--chat-template", o->chat_template,
                   "built-in template name or a Jinja file (default: the model's own template)");
-  cmd->add_option("-n,--n-predict", o->n_predict, "most tokens per reply")->capture_default_str();
+  cmd->add_option("-n,--n-predict", o->n_predict, "most tokens per answer (-1: until the end of text or context)")
+      ->capture_default_str();
+  cmd->add_flag("--hide-thinking", o->hide_thinking, "leave out <think> sections of reasoning models");
   add_sampling_options(cmd, o->sampling);
   cmd->callback([o] { run_chat(*o); });
 }

@@ -3,7 +3,6 @@
 // are. A tensor whose row length does not fit TYPE's block falls back the
 // way llama.cpp's quantizer does (Q4_K->Q5_0, Q5_K->Q5_1, Q6_K->Q8_0, then
 // F16 if even that does not fit), and each fallback is reported.
-#include <unistd.h>
 
 #include <cstdio>
 #include <memory>
@@ -11,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/progress.h"
 #include "core/error.h"
 #include "core/gguf/gguf_writer.h"
 #include "quant/format.h"
@@ -109,13 +109,10 @@ void run_quantize(const QuantizeOptions& o) {
       }
     });
   }
-  // A live counter on a terminal; logs and pipes get only the summary.
-  const bool tty = isatty(STDERR_FILENO) != 0;
-  w.write(o.out, [&](size_t i, size_t n) {
-    if (!tty) return;
-    std::fprintf(stderr, "\rquantize: %zu/%zu tensors", i, n);
-    if (i == n) std::fputc('\n', stderr);
-  });
+  // A bar on a terminal; logs and pipes get only the summary.
+  Progress bar("quantize", static_cast<int64_t>(in->tensors().size()), "tensors");
+  w.write(o.out, [&](size_t i, size_t) { bar.update(static_cast<int64_t>(i)); });
+  bar.finish();
   std::fprintf(stderr, "quantize: %s -> %s (%s): %.2f MiB -> %.2f MiB, %d tensor(s) fell back\n", o.in.c_str(),
                o.out.c_str(), target->name, bytes_in / 1048576.0, bytes_out / 1048576.0, n_fallback);
 }

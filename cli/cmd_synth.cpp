@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/progress.h"
 #include "core/error.h"
 #include "models/synth.h"
 #include "quant/format.h"
@@ -54,15 +55,15 @@ void run_synth(const SynthOptions& o) {
 
   const auto t0 = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-  double last = -1;
+  Progress bar("synth", 0, "MiB");
   const uint64_t bytes = write_synth(model, type->type, o.seed, o.out, [&](const SynthProgress& p) {
     const double s = seconds();
-    if (p.tensors_done != p.tensors_total && s - last < 0.5) return;  // twice a second is enough
-    last = s;
-    std::fprintf(stderr, "\rsynth: %zu/%zu tensors, %.0f/%.0f MiB, %.0f MB/s   ", p.tensors_done, p.tensors_total,
-                 p.bytes_done / 1048576.0, p.bytes_total / 1048576.0, s > 0 ? p.bytes_done / 1e6 / s : 0.0);
-    if (p.tensors_done == p.tensors_total) std::fputc('\n', stderr);
+    char rate[32];
+    std::snprintf(rate, sizeof(rate), "%.0f MB/s", s > 0 ? p.bytes_done / 1e6 / s : 0.0);
+    bar.set_total(static_cast<int64_t>(p.bytes_total >> 20));
+    bar.update(static_cast<int64_t>(p.bytes_done >> 20), rate);
   });
+  bar.finish();
   const double s = seconds();
   std::fprintf(stderr, "synth: %s %s (%s, %.3f B parameters) -> %s: %.1f MiB in %.1f s, %.0f MB/s\n",
                preset.arch.c_str(), preset.name.c_str(), type->name, model.n_params() / 1e9, o.out.c_str(),

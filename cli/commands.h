@@ -7,6 +7,8 @@ namespace moerun::cli {
 
 void add_run_command(CLI::App& app);
 void add_chat_command(CLI::App& app);
+void add_batch_command(CLI::App& app);
+void add_perplexity_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_info_command(CLI::App& app);

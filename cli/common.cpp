@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "cli/progress.h"
 #include "core/compute/block_sparse.h"
 #include "core/compute/thread_pool.h"
 #include "core/error.h"
@@ -77,7 +79,15 @@ Engine make_engine(const ModelOptions& o, int64_t n_seq) {
   eo.n_seq = n_seq;
   if (o.sparse_window_only && o.sparse_attn == 0) fail("--sparse-window-only needs --sparse-attn");
   if (o.sparse_attn > 0) eo.sparse = block_sparse_config(o.sparse_attn, !o.sparse_window_only);
+  // A bar only for a load that takes a while (a large file read or locked).
+  Progress bar("loading", 0, "MiB");
+  bar.show_after(std::chrono::seconds(1));
+  eo.load_progress = [&bar](uint64_t done, uint64_t total) {
+    bar.set_total(static_cast<int64_t>(total >> 20));
+    bar.update(static_cast<int64_t>(done >> 20));
+  };
   Engine e(eo);
+  bar.finish();
   if (o.sparse_attn > 0 && e.model().info().attention_top_k > 0) {
     std::fprintf(stderr, "note: this model picks its own keys (DSA, top_k %lld); --sparse-attn is ignored\n",
                  static_cast<long long>(e.model().info().attention_top_k));

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "show help for every subcommand");
   moerun::cli::add_run_command(app);
   moerun::cli::add_chat_command(app);
+  moerun::cli::add_batch_command(app);
+  moerun::cli::add_perplexity_command(app);
   moerun::cli::add_logits_command(app);
   moerun::cli::add_tokenize_command(app);
   moerun::cli::add_info_command(app);

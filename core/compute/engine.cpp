@@ -8,7 +8,7 @@
 namespace moerun {
 
 Engine::Engine(const EngineOptions& opt) {
-  gguf_ = GgufFile::open(opt.model_path, opt.load_mode);
+  gguf_ = GgufFile::open(opt.model_path, opt.load_mode, opt.load_progress);
   model_ = load_model(*gguf_);
   tokenizer_ = Tokenizer::from_gguf(*gguf_);
   int64_t n_ctx = opt.n_ctx;

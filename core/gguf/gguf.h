@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -67,10 +68,16 @@ struct GgufTensor {
   int64_t n_rows() const { return ne[1] * ne[2] * ne[3]; }
 };
 
+// Called as the file comes into memory (kNoMmap: read; kMlock: locked),
+// with the bytes done so far and the file size. kMmap brings nothing in at
+// open (pages arrive on first touch), so it never calls it.
+using LoadProgress = std::function<void(uint64_t done, uint64_t total)>;
+
 class GgufFile {
  public:
   // Opens and validates `path`. Throws moerun::Error (kBadInput) on any defect.
-  static std::unique_ptr<GgufFile> open(const std::string& path, LoadMode mode = LoadMode::kMmap);
+  static std::unique_ptr<GgufFile> open(const std::string& path, LoadMode mode = LoadMode::kMmap,
+                                        const LoadProgress& progress = {});
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;

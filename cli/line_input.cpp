@@ -1,0 +1,105 @@
+#include "cli/line_input.h"
+
+#include <editline/readline.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/interrupt.h"
+
+namespace moerun::cli {
+
+namespace {
+
+// Lines kept in the history file: enough for weeks of chat, a few hundred KB.
+constexpr int kHistoryLines = 2000;
+constexpr const char* kBlock = "\"\"\"";
+
+}  // namespace
+
+LineInput::LineInput(bool terminal) : terminal_(terminal) {
+  if (!terminal_) return;
+  if (const char* p = std::getenv("MOERUN_HISTORY"); p != nullptr) {
+    history_path_ = p;  // empty: no history file
+  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    history_path_ = std::string(home) + "/.moerun_history";
+  }
+  // Prompts and the echo of typing go where the user looks: stdout may be
+  // redirected to collect the answers.
+  if (isatty(STDOUT_FILENO) == 0) rl_outstream = stderr;
+  using_history();
+  stifle_history(kHistoryLines);
+  if (!history_path_.empty()) read_history(history_path_.c_str());  // a missing file is fine
+}
+
+LineInput::~LineInput() {
+  if (terminal_ && !history_path_.empty()) write_history(history_path_.c_str());
+}
+
+bool LineInput::read_line(const char* prompt, std::string& line) {
+  if (terminal_) {
+    char* s = readline(prompt);
+    if (s == nullptr) return false;  // Ctrl-D, or Ctrl-C (the caller asks interrupted())
+    line = s;
+    std::free(s);
+    return true;
+  }
+  line.clear();
+  for (;;) {
+    const int c = std::fgetc(stdin);
+    if (c == EOF) {
+      if (std::ferror(stdin) && errno == EINTR) {
+        std::clearerr(stdin);
+        if (interrupted()) return false;
+        continue;
+      }
+      return !line.empty();  // a last line without its newline still counts
+    }
+    if (c == '\n') break;
+    line += static_cast<char>(c);
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return true;
+}
+
+LineInput::Result LineInput::read(std::string& message) {
+  message.clear();
+  std::string line;
+  bool block = false, more = false, first = true;
+  for (;;) {
+    const char* prompt = block || more ? "... " : "> ";
+    clear_interrupt();
+    if (!read_line(prompt, line)) {
+      if (interrupted()) {
+        clear_interrupt();
+        return Result::kInterrupted;
+      }
+      // The end of the input inside a message still sends what was typed.
+      return message.empty() ? Result::kEnd : Result::kMessage;
+    }
+    if (terminal_ && !line.empty()) add_history(line.c_str());
+    if (line == kBlock) {
+      if (block) return Result::kMessage;
+      block = true;
+      continue;
+    }
+    if (block) {
+      if (!first) message += '\n';
+      message += line;
+      first = false;
+      continue;
+    }
+    if (!line.empty() && line.back() == '\\') {
+      line.pop_back();
+      message += line + "\n";
+      more = true;
+      continue;
+    }
+    message += line;
+    return Result::kMessage;
+  }
+}
+
+}  // namespace moerun::cli
