@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +42,14 @@ size_t scalar_size(GgufType t) {
 bool valid_type(uint32_t t) { return t <= static_cast<uint32_t>(GgufType::kF64); }
 
 std::string errno_text() { return std::strerror(errno); }
+
+// A key or tensor name as it appears in a message: names come from the file
+// and may be megabytes long. (Error escapes control bytes.)
+std::string shown(std::string_view name) {
+  constexpr size_t kMaxShown = 96;
+  if (name.size() <= kMaxShown) return std::string(name);
+  return std::string(name.substr(0, kMaxShown)) + "...(" + std::to_string(name.size()) + " bytes)";
+}
 
 // Bounds-checked little-endian reader over [pos, end).
 class Cursor {
@@ -274,6 +283,15 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode)
   return f;
 }
 
+std::unique_ptr<GgufFile> GgufFile::from_memory(const std::string& name, const uint8_t* data, size_t size) {
+  std::unique_ptr<GgufFile> f(new GgufFile());
+  f->path_ = name;
+  f->base_ = data;
+  f->size_ = size;
+  f->parse();
+  return f;
+}
+
 void GgufFile::FreeDeleter::operator()(uint8_t* p) const { std::free(p); }
 
 GgufFile::~GgufFile() {
@@ -305,7 +323,7 @@ void GgufFile::parse() {
   for (uint64_t k = 0; k < n_kv; ++k) {
     cur.set_context("metadata entry " + std::to_string(k));
     const std::string_view key = cur.read_string("metadata key");
-    cur.set_context("key '" + std::string(key) + "'");
+    cur.set_context("key '" + shown(key) + "'");
     const uint32_t t = cur.read<uint32_t>("value type");
     if (!valid_type(t)) cur.fail_here("unknown value type " + std::to_string(t));
     GgufValue v;
@@ -317,12 +335,19 @@ void GgufFile::parse() {
   kv_index_.clear();
   for (size_t k = 0; k < kv_.size(); ++k) kv_index_.emplace(kv_[k].first, k);
 
+  // The GGUF spec asks for a multiple of 8; below that, float and block
+  // data would sit misaligned for the kernels that read them in place.
   if (const GgufValue* a = find("general.alignment")) {
-    if (!a->is_integer() || a->u == 0 || (a->u & (a->u - 1)) != 0 || a->u > (1u << 20)) {
-      fail(path_ + ": key 'general.alignment' must be a power of two (got " +
-           (a->is_integer() ? std::to_string(a->u) : std::string(gguf_type_name(a->type))) + ")");
+    const bool is_signed = a->type == GgufType::kI8 || a->type == GgufType::kI16 || a->type == GgufType::kI32 ||
+                           a->type == GgufType::kI64;
+    const int64_t al = is_signed ? a->i : static_cast<int64_t>(std::min<uint64_t>(a->u, INT64_MAX));
+    if (!a->is_integer() || al < 8 || (al & (al - 1)) != 0 || al > (1 << 20)) {
+      fail(path_ + ": key 'general.alignment' must be a power of two from 8 to 1048576 (got " +
+           (!a->is_integer() ? std::string(gguf_type_name(a->type))
+                              : is_signed ? std::to_string(a->i) : std::to_string(a->u)) +
+           ")");
     }
-    alignment_ = a->u;
+    alignment_ = static_cast<uint64_t>(al);
   }
 
   std::unordered_set<std::string_view> seen_tensors;
@@ -332,7 +357,7 @@ void GgufFile::parse() {
     GgufTensor t;
     const std::string_view name = cur.read_string("tensor name");
     t.name = std::string(name);
-    cur.set_context("tensor '" + t.name + "'");
+    cur.set_context("tensor '" + shown(t.name) + "'");
     const uint32_t nd = cur.read<uint32_t>("dimension count");
     if (nd == 0 || nd > kMaxDims) cur.fail_here("dimension count " + std::to_string(nd) + " is not in 1..4");
     t.n_dims = static_cast<int>(nd);
@@ -371,11 +396,31 @@ void GgufFile::parse() {
     uint64_t end = 0;
     if (__builtin_add_overflow(data_offset_, t.offset, &end) || __builtin_add_overflow(end, t.nbytes, &end) ||
         end > size_) {
-      fail(path_ + ": tensor '" + t.name + "' data [" + std::to_string(data_offset_ + t.offset) + ", +" +
+      fail(path_ + ": tensor '" + shown(t.name) + "' data [" + std::to_string(data_offset_ + t.offset) + ", +" +
            std::to_string(t.nbytes) + ") lies outside the file (" + std::to_string(size_) +
            " bytes): truncated or corrupt");
     }
     t.data = base_ + data_offset_ + t.offset;
+  }
+  // Offsets count from the data section, which begins after the tensor
+  // infos, and every sum above is overflow-checked: tensor data cannot reach
+  // back into the header. Two tensors sharing bytes is what remains; no
+  // writer produces it (ggml lays tensors out back to back), so it is damage.
+  std::vector<const GgufTensor*> by_offset;
+  by_offset.reserve(tensors_.size());
+  for (const GgufTensor& t : tensors_) {
+    if (t.nbytes > 0) by_offset.push_back(&t);
+  }
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const GgufTensor* a, const GgufTensor* b) { return a->offset < b->offset; });
+  for (size_t k = 1; k < by_offset.size(); ++k) {
+    const GgufTensor& prev = *by_offset[k - 1];
+    const GgufTensor& t = *by_offset[k];
+    if (t.offset < prev.offset + prev.nbytes) {
+      fail(path_ + ": tensor '" + shown(t.name) + "' data at offset " + std::to_string(t.offset) +
+           " overlaps tensor '" + shown(prev.name) + "' [" + std::to_string(prev.offset) + ", +" +
+           std::to_string(prev.nbytes) + "): corrupt file");
+    }
   }
 }
 
@@ -390,12 +435,12 @@ const GgufTensor* GgufFile::find_tensor(std::string_view name) const {
 }
 
 void GgufFile::fail_key(std::string_view key, const std::string& what) const {
-  fail(path_ + ": key '" + std::string(key) + "' " + what);
+  fail(path_ + ": key '" + shown(key) + "' " + what);
 }
 
 namespace {
 const GgufValue& require(const GgufFile& f, std::string_view key, const GgufValue* v) {
-  if (v == nullptr) fail(f.path() + ": required key '" + std::string(key) + "' is missing");
+  if (v == nullptr) fail(f.path() + ": required key '" + shown(key) + "' is missing");
   return *v;
 }
 }  // namespace
