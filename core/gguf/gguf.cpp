@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/gguf/memory_limits.h"
 #include "quant/format.h"
 
 namespace moerun {
@@ -208,6 +209,35 @@ double GgufValue::array_float(uint64_t idx) const {
   }
 }
 
+namespace {
+
+// What running needs besides the file: thread stacks, the KV cache of a
+// default context, activations. A rough figure; it only keeps the refusal
+// below from passing a load that would fail a moment later.
+constexpr uint64_t kRunHeadroom = uint64_t{256} << 20;
+
+// Refuses up front a load that cannot fit (memory_limits.h), naming the sizes.
+void check_memory(const std::string& path, uint64_t size, LoadMode mode) {
+  const MemoryLimits m = read_memory_limits();
+  if (m.address_space_limit != kNoLimit && size + kRunHeadroom > m.address_space_left()) {
+    fail_runtime(path + ": the model file is " + human_size(size) + " and running it needs about " +
+                 human_size(kRunHeadroom) + " more, but only " + human_size(m.address_space_left()) +
+                 " of address space is left under the limit of " + human_size(m.address_space_limit) +
+                 " (ulimit -v); raise the limit");
+  }
+  if (mode == LoadMode::kMmap) return;  // mapped pages are page cache: the kernel reads them back as needed
+  if (size + kRunHeadroom > m.ram_available) {
+    const char* how = mode == LoadMode::kNoMmap ? "reading it into memory (--no-mmap)" : "locking it in memory (--mlock)";
+    const char* which = m.cgroup_available < m.system_available ? "under this cgroup's memory limit"
+                                                                : "on this machine (MemAvailable + free swap)";
+    fail_runtime(path + ": the model file is " + human_size(size) + "; " + how + " needs more than the " +
+                 human_size(m.ram_available) + " available " + which +
+                 "; without the option moerun maps the file and pages the weights in from it");
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode) {
   std::unique_ptr<GgufFile> f(new GgufFile());
   f->path_ = path;
@@ -231,6 +261,12 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode)
     fail(path + ": truncated file: " + std::to_string(f->size_) + " bytes is shorter than a GGUF header");
   }
 
+  try {
+    check_memory(path, f->size_, mode);
+  } catch (const Error&) {
+    ::close(fd);
+    throw;
+  }
   if (mode == LoadMode::kNoMmap) {
     // 2 MiB-aligned and advised as huge pages: decode streams the weights,
     // and with 4 KiB pages every page costs a TLB miss and stops the
@@ -262,7 +298,7 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode)
     if (p == MAP_FAILED) {
       const std::string e = errno_text();
       ::close(fd);
-      fail_runtime(path + ": mmap failed: " + e);
+      fail_runtime(path + ": mapping the " + human_size(f->size_) + " file failed: " + e);
     }
     f->base_ = static_cast<const uint8_t*>(p);
     f->mapped_ = true;
