@@ -1,7 +1,8 @@
 // Long runs and memory: (1) one sequence of many generated tokens, (2) many
 // prompts one after the other in one process (what a batch job does), both
-// through the Engine and the CLI's generate loop. Prints RSS as it goes, the
-// RSS after warm-up and at the end, the growth between them and the peak.
+// through the Engine and the CLI's generate loop. Prints anonymous RSS (and
+// the mapped file's resident pages) as it goes, after warm-up and at the end,
+// the growth between them and the peak.
 // A leak or a structure that grows per prompt shows as growth in (2); in (1)
 // the KV cache grows by design, and its expected size is printed beside it.
 // Usage: bench_long_run [MODEL] [TOKENS] [PROMPTS] [NEW_PER_PROMPT]
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -27,12 +29,20 @@ using namespace moerun;
 
 namespace {
 
-double rss_mib() {
-  std::ifstream in("/proc/self/statm");
-  long long size = 0, resident = 0;
-  in >> size >> resident;
-  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
+// A field of /proc/self/status ("RssAnon", "RssFile") in MiB. Anonymous
+// memory is what a leak grows; file pages are the mapped weights, which grow
+// as first-used experts are read in.
+double status_mib(const char* key) {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key, 0) == 0 && line[std::strlen(key)] == ':') {
+      return std::atof(line.c_str() + std::strlen(key) + 1) / 1024;  // kB
+    }
+  }
+  return 0;
 }
+double rss_mib() { return status_mib("RssAnon"); }
+double file_mib() { return status_mib("RssFile"); }
 
 double peak_rss_mib() {
   rusage u{};
@@ -85,7 +95,8 @@ int main(int argc, char** argv) {
       const std::vector<int32_t> prompt = engine.tokenizer().encode("Once upon a time", true, false);
       std::printf("one sequence: %s, %lld tokens, context %lld\n", model.c_str(), static_cast<long long>(n_tokens),
                   static_cast<long long>(engine.n_ctx()));
-      std::printf("  rss after load %.1f MiB; KV cache for the full context %.1f MiB\n", rss_mib(), kv_mib);
+      std::printf("  anonymous rss after load %.1f MiB (mapped file %.1f MiB); KV cache for the full context %.1f MiB\n",
+                  rss_mib(), file_mib(), kv_mib);
       Sampler sampler(sp);
       go.n_predict = n_tokens - static_cast<int64_t>(prompt.size());
       int64_t done = 0;
@@ -94,13 +105,13 @@ int main(int argc, char** argv) {
       cli::generate(engine, prompt, sampler, go, [&](int32_t) {
         if (++done % std::max<int64_t>(1, n_tokens / 10) == 0) {
           if (rss_first == 0) rss_first = rss_mib();
-          std::printf("  %7lld tokens  rss %7.1f MiB  %6.0f tokens/s so far\n", static_cast<long long>(done), rss_mib(),
-                      static_cast<double>(done) / seconds_since(t0));
+          std::printf("  %7lld tokens  anon %7.1f MiB  file %5.1f MiB  %6.0f tokens/s so far\n",
+                      static_cast<long long>(done), rss_mib(), file_mib(), static_cast<double>(done) / seconds_since(t0));
           std::fflush(stdout);
         }
         return true;
       });
-      std::printf("  generated %lld; rss at 10%% %.1f MiB, at the end %.1f MiB (growth %.1f MiB, of which KV %.1f MiB)\n",
+      std::printf("  generated %lld; anon rss at 10%% %.1f MiB, at the end %.1f MiB (growth %.1f MiB; KV for 90%% %.1f MiB)\n",
                   static_cast<long long>(done), rss_first, rss_mib(), rss_mib() - rss_first, kv_mib * 0.9);
     }
 
@@ -125,15 +136,15 @@ int main(int argc, char** argv) {
         total += st.n_prompt + st.n_generated;
         if (i + 1 == warm) rss_warm = rss_mib();
         if ((i + 1) % warm == 0) {
-          std::printf("  %5zu prompts  rss %7.1f MiB  %6.0f tokens/s so far\n", i + 1, rss_mib(),
-                      static_cast<double>(total) / seconds_since(t0));
+          std::printf("  %5zu prompts  anon %7.1f MiB  file %5.1f MiB  %6.0f tokens/s so far\n", i + 1, rss_mib(),
+                      file_mib(), static_cast<double>(total) / seconds_since(t0));
           std::fflush(stdout);
         }
       }
-      std::printf("  rss after warm-up (%zu prompts) %.1f MiB, at the end %.1f MiB: growth %.3f MiB\n", warm, rss_warm,
-                  rss_mib(), rss_mib() - rss_warm);
+      std::printf("  anon rss after warm-up (%zu prompts) %.2f MiB, at the end %.2f MiB: growth %.3f MiB\n", warm,
+                  rss_warm, rss_mib(), rss_mib() - rss_warm);
     }
-    std::printf("peak rss %.1f MiB\n", peak_rss_mib());
+    std::printf("peak rss %.1f MiB (anonymous and file)\n", peak_rss_mib());
   } catch (const Error& e) {
     std::fprintf(stderr, "bench_long_run: %s\n", e.what());
     return e.exit_status();

@@ -4,9 +4,9 @@
 // here; LeakSanitizer cannot see memory that is still referenced). The
 // sanitizer build skips it: ASan's quarantine holds freed blocks on purpose.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -26,11 +26,13 @@ using namespace moerun;
 #ifndef MOERUN_ASAN
 namespace {
 
+// Anonymous resident memory (what a leak grows; the mapped weights are file pages).
 long long rss_bytes() {
-  std::ifstream in("/proc/self/statm");
-  long long size = 0, resident = 0;
-  in >> size >> resident;
-  return resident * sysconf(_SC_PAGESIZE);
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("RssAnon:", 0) == 0) return std::atoll(line.c_str() + 8) * 1024;
+  }
+  return 0;
 }
 
 // Prompt, then `n_new` greedy tokens, in sequence 0 from position 0.
