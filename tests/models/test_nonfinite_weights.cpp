@@ -2,7 +2,6 @@
 // NaN (or pin one expert) without an error; the loader rejects such a file
 // up front, naming the tensor: one line, exit 2.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -14,17 +13,14 @@
 #include "core/gguf/gguf_writer.h"
 #include "models/synth.h"
 #include "tests/cli/cli_runner.h"
+#include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace moerun;
 
 namespace {
 
-std::string temp_dir() {
-  const fs::path dir = fs::temp_directory_path() / ("moerun-nonfinite-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir.string();
-}
+std::string temp_dir() { return test::temp_dir("moerun-nonfinite-"); }
 
 // The arch's tiny synth model, with element `at` of tensor `name` set to `value`.
 std::string poisoned(const std::string& arch, const std::string& name, int64_t at, float value) {
