@@ -11,7 +11,14 @@ DEB_TOOLS := cmake:cmake g++:g++ make:make pkg-config:pkg-config git:git python3
 DEB_PACKAGES := libdnnl-dev ocl-icd-opencl-dev libxsimd-dev xtl-dev libcli11-dev doctest-dev \
   libpcre2-dev libutf8proc-dev nlohmann-json3-dev libsimdjson-dev libfmt-dev libedit-dev
 
-.PHONY: all setup deps configure build test test-neon unit bench bench-vs oracle clean
+# The sanitizer build (ASan + UBSan, clang, -O1) runs the whole suite again
+# and holds the libFuzzer targets (tests/fuzz/README.md).
+SAN_BUILD ?= $(BUILD)-asan
+SANITIZE_PACKAGES := clang-14 libclang-rt-14-dev libomp-14-dev
+FUZZ_SECONDS ?= 30
+
+.PHONY: all setup deps configure build test test-neon test-sanitize test-fuzz build-sanitize deps-sanitize \
+  unit bench bench-vs oracle clean
 
 all: build
 
@@ -44,11 +51,37 @@ oracle:
 
 # The whole suite twice: with the ISA dispatch picks (the best this CPU runs)
 # and with MOERUN_ISA=scalar (the reference kernels), then the NEON kernel
-# tests under qemu.
+# tests under qemu, the suite under ASan + UBSan, and each fuzz target for
+# FUZZ_SECONDS.
 test: build oracle
 	cd $(BUILD) && ctest --output-on-failure -j 2
 	cd $(BUILD) && MOERUN_ISA=scalar ctest --output-on-failure -j 2
 	$(MAKE) --no-print-directory test-neon
+	$(MAKE) --no-print-directory test-sanitize
+	$(MAKE) --no-print-directory test-fuzz
+
+deps-sanitize:
+	@missing=""; for p in $(SANITIZE_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(SAN_BUILD)/CMakeCache.txt:
+	CC=clang-14 CXX=clang++-14 cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Release -DMOERUN_FUZZ=ON
+
+build-sanitize: deps-sanitize $(SAN_BUILD)/CMakeCache.txt
+	cmake --build $(SAN_BUILD) -j $(JOBS)
+
+# The oracle is the optimized build's (it is llama.cpp, not moerun).
+test-sanitize: build-sanitize oracle
+	cd $(SAN_BUILD) && MOERUN_ORACLE_DIR=$${MOERUN_ORACLE_DIR:-$(CURDIR)/$(BUILD)/oracle} ctest --output-on-failure -j 2
+
+test-fuzz: build-sanitize
+	bash tests/fuzz/run_fuzz.sh $(SAN_BUILD) $(FUZZ_SECONDS)
 
 # NEON kernels: cross-build quant/ + simd/ + their tests (tests/simd/CMakeLists.txt)
 # for aarch64 and run them under qemu on a dotprod CPU (neoverse-n1: scalar,
@@ -80,4 +113,4 @@ bench-vs: build
 	tests/bench/vs-llamacpp --write docs/PERFORMANCE.md
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD)

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "moerun: error: %s\n", e.what());
+    std::fprintf(stderr, "moerun: error: %s\n", moerun::one_line(e.what()).c_str());
     return 1;
   }
   return 0;

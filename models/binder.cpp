@@ -1,5 +1,8 @@
 #include "models/binder.h"
 
+#include <cmath>
+#include <cstring>
+
 #include "core/error.h"
 
 namespace moerun {
@@ -50,7 +53,21 @@ const float* Binder::get_f32(const std::string& name, std::initializer_list<int6
   if (v.type != QType::F32) {
     fail(f_.path() + ": tensor '" + name + "' must be f32, found " + format_traits(v.type).name);
   }
-  return reinterpret_cast<const float*>(v.data);
+  // Norm weights and biases enter every token's arithmetic: one NaN or Inf
+  // would turn all logits to NaN (or, in a router bias, pin an expert)
+  // without any error, so they are checked once here. They are small; the
+  // big matrices are not scanned (that would page in the whole file).
+  const float* p = reinterpret_cast<const float*>(v.data);
+  const int64_t n = v.ne[0] * v.ne[1] * v.ne[2] * v.ne[3];
+  for (int64_t i = 0; i < n; ++i) {
+    float x;
+    std::memcpy(&x, p + i, sizeof x);  // tensor data need not be 4-byte aligned
+    if (!std::isfinite(x)) {
+      fail(f_.path() + ": tensor '" + name + "' holds a non-finite value (" + std::to_string(x) + ") at element " +
+           std::to_string(i));
+    }
+  }
+  return p;
 }
 
 const float* Binder::get_f32_optional(const std::string& name, std::initializer_list<int64_t> shape) const {

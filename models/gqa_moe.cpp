@@ -79,7 +79,6 @@ class GqaMoe final : public Model {
   void attention(const GqaMoeLayer& L, int64_t l, const Batch& batch, KvCache& kv);
   void ffn(const GqaMoeLayer& L, int64_t l, int64_t B);
 
-  const GqaMoeArch& arch_;
   CommonHparams hp_;
   RouterConfig router_;
   int64_t expert_ff_ = 0;
@@ -96,7 +95,7 @@ class GqaMoe final : public Model {
   MoeScratch moe_;
 };
 
-GqaMoe::GqaMoe(const GgufFile& f, const GqaMoeArch& arch) : arch_(arch) {
+GqaMoe::GqaMoe(const GgufFile& f, const GqaMoeArch& arch) {
   const std::string a = f.architecture() + ".";
   const GgufTensor* te = f.find_tensor("token_embd.weight");
   if (te == nullptr) fail(f.path() + ": required tensor 'token_embd.weight' is missing");

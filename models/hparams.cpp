@@ -16,6 +16,12 @@ CommonHparams read_common_hparams(const GgufFile& f, int64_t n_vocab) {
   h.context_length = positive(a + "context_length", f.get_int(a + "context_length"));
   h.embedding_length = positive(a + "embedding_length", f.get_int(a + "embedding_length"));
   h.block_count = positive(a + "block_count", f.get_int(a + "block_count"));
+  // Loaders size per-block tables from this before binding any tensor; a
+  // damaged count near 2^32 must fail here, not as an allocation failure.
+  if (static_cast<uint64_t>(h.block_count) > f.tensors().size()) {
+    fail(f.path() + ": key '" + a + "block_count' = " + std::to_string(h.block_count) + " but the file holds only " +
+         std::to_string(f.tensors().size()) + " tensors");
+  }
   h.feed_forward_length = f.get_int(a + "feed_forward_length", 0);
   h.head_count = positive(a + "attention.head_count", f.get_int(a + "attention.head_count"));
   h.head_count_kv = positive(a + "attention.head_count_kv", f.get_int(a + "attention.head_count_kv", h.head_count));

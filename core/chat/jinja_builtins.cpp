@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "core/chat/jinja_json.h"
+#include "core/chat/jinja_limits.h"
 
 namespace moerun::jinja {
 namespace {
@@ -121,6 +122,7 @@ std::string py_replace(const std::string& s, const std::string& old, const std::
         ++n;
       }
       if (i < u.size()) out += u32_to_utf8(std::u32string_view(u).substr(i, 1));
+      check_text_size(out.size(), "replace()");
     }
     return out;
   }
@@ -130,6 +132,7 @@ std::string py_replace(const std::string& s, const std::string& old, const std::
     size_t at = s.find(old, start);
     if (at == std::string::npos) break;
     out += s.substr(start, at - start) + repl;
+    check_text_size(out.size(), "replace()");
     start = at + old.size();
     ++n;
   }
@@ -217,6 +220,7 @@ Value string_method(const std::string& s, const std::string& name) {
         if (!first) out += s;
         first = false;
         out += need_string(v, "join");
+        check_text_size(out.size(), "join()");
       }
       return Value(out);
     });
@@ -396,6 +400,7 @@ const std::map<std::string, FilterFn>& filters() {
         if (!first) out += sep;
         first = false;
         out += (attr ? attr_path(item, attr->str()) : item).str();
+        check_text_size(out.size(), "join");
       }
       return Value(out);
     };

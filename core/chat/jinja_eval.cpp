@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/chat/jinja_builtins.h"
+#include "core/chat/jinja_limits.h"
 
 namespace moerun::jinja {
 namespace {
@@ -55,7 +56,10 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
   if (op == "+") {
     if (ints) return Value(checked_add(a.as_int(), b.as_int()));
     if (nums) return Value(a.as_double() + b.as_double());
-    if (a.is_string() && b.is_string()) return Value(a.as_string() + b.as_string());
+    if (a.is_string() && b.is_string()) {
+      check_text_size(a.as_string().size() + b.as_string().size(), "a string");
+      return Value(a.as_string() + b.as_string());
+    }
     if (a.is_array() && b.is_array() && a.as_array().is_tuple == b.as_array().is_tuple) {
       std::vector<Value> items = a.as_array().items;
       items.insert(items.end(), b.as_array().items.begin(), b.as_array().items.end());
@@ -77,11 +81,15 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
     if (seq && (count->is_int() || count->is_bool())) {
       int64_t n = count->as_int();
       size_t unit = seq->is_string() ? seq->as_string().size() : seq->as_array().items.size();
-      // A cap (64 Mi bytes/items) so a hostile template cannot exhaust memory.
-      if (n > 0 && unit > 0 && static_cast<uint64_t>(n) > (uint64_t{1} << 26) / unit)
-        fail("sequence repetition too large");
+      // A cap (kMaxTextBytes bytes/items) so a hostile template cannot exhaust
+      // memory; for a list, its strings count too ([s] * n copies s n times).
+      if (seq->is_array()) {
+        for (const Value& v : seq->as_array().items) unit += v.is_string() ? v.as_string().size() : 0;
+      }
+      if (n > 0 && unit > 0 && static_cast<uint64_t>(n) > kMaxTextBytes / unit) fail("sequence repetition too large");
       if (seq->is_string()) {
         std::string out;
+        out.reserve(n > 0 ? unit * static_cast<size_t>(n) : 0);
         for (int64_t i = 0; i < n; ++i) out += seq->as_string();
         return Value(out);
       }
@@ -182,10 +190,27 @@ class Evaluator {
  private:
   std::string where(int line) const { return "template " + name_ + " line " + std::to_string(line) + ": "; }
 
+  // One step of the render's budget (jinja_limits.h).
+  void step(int line) {
+    if (++steps_ > kMaxSteps) {
+      throw TemplateError(where(line) + "the template ran more than " + std::to_string(kMaxSteps) +
+                          " steps (a loop that does not end?)");
+    }
+  }
+
+  void append(std::string& out, const std::string& text, int line) {
+    if (out.size() + text.size() > kMaxTextBytes) {
+      throw TemplateError(where(line) + "the rendered text would pass " + std::to_string(kMaxTextBytes >> 20) +
+                          " MiB");
+    }
+    out += text;
+  }
+
   void exec(const Stmt& s, const ScopePtr& scope, std::string& out, Flow* flow) {
+    step(s.line);
     switch (s.kind) {
-      case Stmt::Kind::kText: out += s.text; return;
-      case Stmt::Kind::kOutput: out += eval(*s.expr, scope).str(); return;
+      case Stmt::Kind::kText: append(out, s.text, s.line); return;
+      case Stmt::Kind::kOutput: append(out, eval(*s.expr, scope).str(), s.line); return;
       case Stmt::Kind::kIf:
         for (size_t i = 0; i < s.conditions.size(); ++i) {
           if (eval(*s.conditions[i], scope).truthy()) {
@@ -251,6 +276,7 @@ class Evaluator {
     if (s.filter) {
       std::vector<Value> kept;
       for (const Value& item : items) {
+        step(s.line);
         auto probe = std::make_shared<Scope>();
         probe->parent = scope;
         assign(s.targets, item, *probe, s.line);
@@ -264,6 +290,7 @@ class Evaluator {
     }
     const int64_t n = static_cast<int64_t>(items.size());
     for (int64_t i = 0; i < n; ++i) {
+      step(s.line);
       auto iter_scope = std::make_shared<Scope>();
       iter_scope->parent = scope;
       Dict loop;
@@ -395,7 +422,12 @@ class Evaluator {
         if (e.name == "and") return a.truthy() ? eval(*e.right, scope) : a;
         if (e.name == "or") return a.truthy() ? a : eval(*e.right, scope);
         Value b = eval(*e.right, scope);
-        if (e.name == "~") return Value(a.str() + b.str());
+        if (e.name == "~") {
+          std::string joined = a.str();
+          const std::string right = b.str();
+          check_text_size(joined.size() + right.size(), "a string");
+          return Value(joined + right);
+        }
         return arithmetic(e.name, a, b);
       }
       case Expr::Kind::kCompare: {
@@ -415,6 +447,7 @@ class Evaluator {
   }
 
   static constexpr int kMaxMacroDepth = 100;
+  int64_t steps_ = 0;
   std::string name_;
   int macro_depth_ = 0;
 };

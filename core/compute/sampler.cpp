@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <unordered_set>
+
+#include "core/error.h"
 
 namespace moerun {
 
@@ -107,6 +110,12 @@ void Sampler::reseed(uint32_t seed) {
 
 int32_t Sampler::sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history) {
   if (n_vocab <= 0) return 0;
+  for (int64_t i = 0; i < n_vocab; ++i) {
+    if (!std::isfinite(logits[i])) {
+      fail_runtime("the model produced a non-finite logit (" + std::to_string(logits[i]) + ") for token " +
+                   std::to_string(i) + ": its weights may be damaged");
+    }
+  }
   const bool penalize = params_.repeat_penalty != 1.0f && params_.repeat_last_n != 0 && !history.empty();
   if (params_.temp <= 0 && !penalize) {
     // Greedy: the first maximum, the tie rule the llama.cpp oracle uses too.

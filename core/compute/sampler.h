@@ -61,7 +61,9 @@ class Sampler {
   explicit Sampler(const SamplerParams& params);
 
   // Samples one id from logits[0..n_vocab). `history` is the prompt and the
-  // tokens generated so far (for the repetition penalty).
+  // tokens generated so far (for the repetition penalty). A NaN or infinite
+  // logit (damaged weights, an unstable model) is a runtime Error: sorting
+  // or sampling it would give an arbitrary token, or worse.
   int32_t sample(const float* logits, int64_t n_vocab, const std::vector<int32_t>& history);
 
   // Restarts the random sequence.

@@ -11,12 +11,16 @@
 #include <climits>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
+
+#include "core/error.h"
 
 namespace moerun {
 namespace {
@@ -99,15 +103,20 @@ thread_local bool t_in_parallel = false;
 
 class Pool {
  public:
+  // Thread creation fails under a process or address-space limit (each
+  // thread reserves a stack): the workers already started are stopped and
+  // the failure becomes a runtime Error, not std::terminate from a joinable
+  // std::thread destroyed with the half-built pool.
   explicit Pool(int n) : n_(n), ranges_(static_cast<size_t>(n)) {
-    for (int w = 1; w < n; ++w) workers_.emplace_back([this, w] { worker(w); });
+    try {
+      for (int w = 1; w < n; ++w) workers_.emplace_back([this, w] { worker(w); });
+    } catch (const std::system_error& e) {
+      stop_workers();
+      fail_runtime("cannot start " + std::to_string(n) + " threads (" + e.what() + "): lower -t, or raise the limit " +
+                   "on processes or address space");
+    }
   }
-  ~Pool() {
-    stop_.store(true);
-    gen_.fetch_add(1);
-    futex_wake_all(gen_);
-    for (auto& t : workers_) t.join();
-  }
+  ~Pool() { stop_workers(); }
   int size() const { return n_; }
 
   void run(int64_t n, int limit, detail::ItemFn fn, void* ctx) {
@@ -137,6 +146,14 @@ class Pool {
   }
 
  private:
+  void stop_workers() {
+    stop_.store(true);
+    gen_.fetch_add(1);
+    futex_wake_all(gen_);
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
   struct alignas(64) Range {
     std::atomic<uint64_t> word{0};
   };

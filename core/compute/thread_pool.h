@@ -13,7 +13,10 @@
 // waited for.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <exception>
+#include <mutex>
 #include <type_traits>
 
 namespace moerun {
@@ -36,11 +39,32 @@ void parallel_for(int64_t n, int max_threads, ItemFn fn, void* ctx);
 // Calls fn(i) for every i in [0, n) exactly once, on up to max_threads
 // threads (<= 0: threads()), and returns when all calls have returned. Items
 // go to whichever thread asks next, so items should be coarse (a chunk of
-// rows, an expert, a head). fn must not throw.
+// rows, an expert, a head). If fn throws (per-thread scratch that cannot
+// grow: std::bad_alloc), the items not yet started are skipped and the first
+// exception is rethrown here, on the calling thread: an exception leaving a
+// worker thread would end the process with std::terminate.
 template <class F>
 void parallel_for(int64_t n, F&& fn, int max_threads = 0) {
-  auto call = [](void* ctx, int64_t i) { (*static_cast<std::remove_reference_t<F>*>(ctx))(i); };
-  detail::parallel_for(n, max_threads, call, const_cast<void*>(static_cast<const void*>(&fn)));
+  struct Job {
+    std::remove_reference_t<F>* fn;
+    std::atomic<bool> failed{false};
+    std::mutex lock;
+    std::exception_ptr error;
+  } job;
+  job.fn = &fn;
+  auto call = [](void* ctx, int64_t i) {
+    Job& j = *static_cast<Job*>(ctx);
+    if (j.failed.load(std::memory_order_relaxed)) return;
+    try {
+      (*j.fn)(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> g(j.lock);
+      if (!j.error) j.error = std::current_exception();
+      j.failed.store(true, std::memory_order_relaxed);
+    }
+  };
+  detail::parallel_for(n, max_threads, call, &job);
+  if (job.error) std::rethrow_exception(job.error);
 }
 
 }  // namespace moerun

@@ -8,12 +8,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/gguf/memory_limits.h"
 #include "quant/format.h"
 
 namespace moerun {
@@ -44,6 +46,14 @@ size_t scalar_size(GgufType t) {
 bool valid_type(uint32_t t) { return t <= static_cast<uint32_t>(GgufType::kF64); }
 
 std::string errno_text() { return std::strerror(errno); }
+
+// A key or tensor name as it appears in a message: names come from the file
+// and may be megabytes long. (Error escapes control bytes.)
+std::string shown(std::string_view name) {
+  constexpr size_t kMaxShown = 96;
+  if (name.size() <= kMaxShown) return std::string(name);
+  return std::string(name.substr(0, kMaxShown)) + "...(" + std::to_string(name.size()) + " bytes)";
+}
 
 // Bounds-checked little-endian reader over [pos, end).
 class Cursor {
@@ -202,6 +212,35 @@ double GgufValue::array_float(uint64_t idx) const {
   }
 }
 
+namespace {
+
+// What running needs besides the file: thread stacks, the KV cache of a
+// default context, activations. A rough figure; it only keeps the refusal
+// below from passing a load that would fail a moment later.
+constexpr uint64_t kRunHeadroom = uint64_t{256} << 20;
+
+// Refuses up front a load that cannot fit (memory_limits.h), naming the sizes.
+void check_memory(const std::string& path, uint64_t size, LoadMode mode) {
+  const MemoryLimits m = read_memory_limits();
+  if (m.address_space_limit != kNoLimit && size + kRunHeadroom > m.address_space_left()) {
+    fail_runtime(path + ": the model file is " + human_size(size) + " and running it needs about " +
+                 human_size(kRunHeadroom) + " more, but only " + human_size(m.address_space_left()) +
+                 " of address space is left under the limit of " + human_size(m.address_space_limit) +
+                 " (ulimit -v); raise the limit");
+  }
+  if (mode == LoadMode::kMmap) return;  // mapped pages are page cache: the kernel reads them back as needed
+  if (size + kRunHeadroom > m.ram_available) {
+    const char* how = mode == LoadMode::kNoMmap ? "reading it into memory (--no-mmap)" : "locking it in memory (--mlock)";
+    const char* which = m.cgroup_available < m.system_available ? "under this cgroup's memory limit"
+                                                                : "on this machine (MemAvailable + free swap)";
+    fail_runtime(path + ": the model file is " + human_size(size) + "; " + how + " needs more than the " +
+                 human_size(m.ram_available) + " available " + which +
+                 "; without the option moerun maps the file and pages the weights in from it");
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode, const LoadProgress& progress) {
   std::unique_ptr<GgufFile> f(new GgufFile());
   f->path_ = path;
@@ -225,6 +264,12 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode,
     fail(path + ": truncated file: " + std::to_string(f->size_) + " bytes is shorter than a GGUF header");
   }
 
+  try {
+    check_memory(path, f->size_, mode);
+  } catch (const Error&) {
+    ::close(fd);
+    throw;
+  }
   if (mode == LoadMode::kNoMmap) {
     // 2 MiB-aligned and advised as huge pages: decode streams the weights,
     // and with 4 KiB pages every page costs a TLB miss and stops the
@@ -257,7 +302,7 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode,
     if (p == MAP_FAILED) {
       const std::string e = errno_text();
       ::close(fd);
-      fail_runtime(path + ": mmap failed: " + e);
+      fail_runtime(path + ": mapping the " + human_size(f->size_) + " file failed: " + e);
     }
     f->base_ = static_cast<const uint8_t*>(p);
     f->mapped_ = true;
@@ -280,6 +325,15 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode,
     }
   }
   ::close(fd);
+  f->parse();
+  return f;
+}
+
+std::unique_ptr<GgufFile> GgufFile::from_memory(const std::string& name, const uint8_t* data, size_t size) {
+  std::unique_ptr<GgufFile> f(new GgufFile());
+  f->path_ = name;
+  f->base_ = data;
+  f->size_ = size;
   f->parse();
   return f;
 }
@@ -315,7 +369,7 @@ void GgufFile::parse() {
   for (uint64_t k = 0; k < n_kv; ++k) {
     cur.set_context("metadata entry " + std::to_string(k));
     const std::string_view key = cur.read_string("metadata key");
-    cur.set_context("key '" + std::string(key) + "'");
+    cur.set_context("key '" + shown(key) + "'");
     const uint32_t t = cur.read<uint32_t>("value type");
     if (!valid_type(t)) cur.fail_here("unknown value type " + std::to_string(t));
     GgufValue v;
@@ -327,12 +381,19 @@ void GgufFile::parse() {
   kv_index_.clear();
   for (size_t k = 0; k < kv_.size(); ++k) kv_index_.emplace(kv_[k].first, k);
 
+  // The GGUF spec asks for a multiple of 8; below that, float and block
+  // data would sit misaligned for the kernels that read them in place.
   if (const GgufValue* a = find("general.alignment")) {
-    if (!a->is_integer() || a->u == 0 || (a->u & (a->u - 1)) != 0 || a->u > (1u << 20)) {
-      fail(path_ + ": key 'general.alignment' must be a power of two (got " +
-           (a->is_integer() ? std::to_string(a->u) : std::string(gguf_type_name(a->type))) + ")");
+    const bool is_signed = a->type == GgufType::kI8 || a->type == GgufType::kI16 || a->type == GgufType::kI32 ||
+                           a->type == GgufType::kI64;
+    const int64_t al = is_signed ? a->i : static_cast<int64_t>(std::min<uint64_t>(a->u, INT64_MAX));
+    if (!a->is_integer() || al < 8 || (al & (al - 1)) != 0 || al > (1 << 20)) {
+      fail(path_ + ": key 'general.alignment' must be a power of two from 8 to 1048576 (got " +
+           (!a->is_integer() ? std::string(gguf_type_name(a->type))
+                              : is_signed ? std::to_string(a->i) : std::to_string(a->u)) +
+           ")");
     }
-    alignment_ = a->u;
+    alignment_ = static_cast<uint64_t>(al);
   }
 
   std::unordered_set<std::string_view> seen_tensors;
@@ -342,7 +403,7 @@ void GgufFile::parse() {
     GgufTensor t;
     const std::string_view name = cur.read_string("tensor name");
     t.name = std::string(name);
-    cur.set_context("tensor '" + t.name + "'");
+    cur.set_context("tensor '" + shown(t.name) + "'");
     const uint32_t nd = cur.read<uint32_t>("dimension count");
     if (nd == 0 || nd > kMaxDims) cur.fail_here("dimension count " + std::to_string(nd) + " is not in 1..4");
     t.n_dims = static_cast<int>(nd);
@@ -381,11 +442,31 @@ void GgufFile::parse() {
     uint64_t end = 0;
     if (__builtin_add_overflow(data_offset_, t.offset, &end) || __builtin_add_overflow(end, t.nbytes, &end) ||
         end > size_) {
-      fail(path_ + ": tensor '" + t.name + "' data [" + std::to_string(data_offset_ + t.offset) + ", +" +
+      fail(path_ + ": tensor '" + shown(t.name) + "' data [" + std::to_string(data_offset_ + t.offset) + ", +" +
            std::to_string(t.nbytes) + ") lies outside the file (" + std::to_string(size_) +
            " bytes): truncated or corrupt");
     }
     t.data = base_ + data_offset_ + t.offset;
+  }
+  // Offsets count from the data section, which begins after the tensor
+  // infos, and every sum above is overflow-checked: tensor data cannot reach
+  // back into the header. Two tensors sharing bytes is what remains; no
+  // writer produces it (ggml lays tensors out back to back), so it is damage.
+  std::vector<const GgufTensor*> by_offset;
+  by_offset.reserve(tensors_.size());
+  for (const GgufTensor& t : tensors_) {
+    if (t.nbytes > 0) by_offset.push_back(&t);
+  }
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const GgufTensor* a, const GgufTensor* b) { return a->offset < b->offset; });
+  for (size_t k = 1; k < by_offset.size(); ++k) {
+    const GgufTensor& prev = *by_offset[k - 1];
+    const GgufTensor& t = *by_offset[k];
+    if (t.offset < prev.offset + prev.nbytes) {
+      fail(path_ + ": tensor '" + shown(t.name) + "' data at offset " + std::to_string(t.offset) +
+           " overlaps tensor '" + shown(prev.name) + "' [" + std::to_string(prev.offset) + ", +" +
+           std::to_string(prev.nbytes) + "): corrupt file");
+    }
   }
 }
 
@@ -400,12 +481,12 @@ const GgufTensor* GgufFile::find_tensor(std::string_view name) const {
 }
 
 void GgufFile::fail_key(std::string_view key, const std::string& what) const {
-  fail(path_ + ": key '" + std::string(key) + "' " + what);
+  fail(path_ + ": key '" + shown(key) + "' " + what);
 }
 
 namespace {
 const GgufValue& require(const GgufFile& f, std::string_view key, const GgufValue* v) {
-  if (v == nullptr) fail(f.path() + ": required key '" + std::string(key) + "' is missing");
+  if (v == nullptr) fail(f.path() + ": required key '" + shown(key) + "' is missing");
   return *v;
 }
 }  // namespace

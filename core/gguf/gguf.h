@@ -78,6 +78,10 @@ class GgufFile {
   // Opens and validates `path`. Throws moerun::Error (kBadInput) on any defect.
   static std::unique_ptr<GgufFile> open(const std::string& path, LoadMode mode = LoadMode::kMmap,
                                         const LoadProgress& progress = {});
+  // Validates a GGUF image already in memory, under the same checks as open().
+  // `data` is not copied: it must outlive the GgufFile. `name` stands for the
+  // path in messages. For fuzzing and tests.
+  static std::unique_ptr<GgufFile> from_memory(const std::string& name, const uint8_t* data, size_t size);
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;

@@ -10,7 +10,10 @@
 //   lost: SentencePiece vocabularies emit them as <0xXX> byte tokens;
 //   byte-level BPE maps them like any other byte (the regexes see them as
 //   U+FFFD, so they split like a symbol). llama.cpp instead replaces them with
-//   U+FFFD in BPE; we keep the bytes so decode(encode(x)) == x.
+//   U+FFFD in BPE; we keep the bytes so decode(encode(x)) == x. The one
+//   exception: U+2581 ("▁") in text given to a SentencePiece vocabulary that
+//   escapes whitespace decodes as a space, since that is SentencePiece's own
+//   space marker (llama.cpp and Hugging Face do the same).
 //   Exception: a byte-level vocabulary that types a byte's stand-in as a
 //   user-defined token (DeepSeek LLM/Coder do for C0, C1, F5..FF, bytes
 //   valid UTF-8 never contains) prints that token as the stand-in's text.

@@ -91,7 +91,8 @@ std::string rewrite(const std::string& name, bool fuse_kv_b, bool fuse_gate_up, 
 TEST_CASE("deepseek2: fused attn_kv_b and fused ffn_gate_up_exps give the same logits") {
   const std::vector<float> ref = logits_of(kTinyMoe);
   std::vector<std::vector<float>> keep;
-  for (const auto& [kv_b, gate_up] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+  for (const auto& fused : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+    const bool kv_b = fused.first, gate_up = fused.second;  // (clang 14: no structured bindings in CHECK_MESSAGE)
     const std::string path = rewrite("layout.gguf", kv_b, gate_up, keep);
     const std::vector<float> got = logits_of(path);
     fs::remove(path);

@@ -158,7 +158,9 @@ TEST_CASE("chat template: built-ins render like the real templates") {
       {"mistral", "mistralai-Mistral-Nemo-Instruct-2407.jinja"},
   };
   std::vector<GoldenCase> cases = load_golden();
-  for (const auto& [name, file] : real) {
+  for (const auto& entry : real) {
+    const auto& name = entry.first;  // not a structured binding: clang 14 cannot capture one in CAPTURE
+    const auto& file = entry.second;
     ChatTemplate t = ChatTemplate::builtin(name);
     CHECK(t.family() == detect_chat_family(read_text(kTemplateDir + file)));
     int compared = 0;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/chat/chat_template.h"
+#include "core/chat/jinja_eval.h"
 #include "core/chat/jinja_json.h"
 #include "core/chat/jinja_lexer.h"
 #include "core/chat/jinja_template.h"
@@ -164,6 +165,29 @@ TEST_CASE("jinja: hostile templates fail cleanly") {
                        doctest::Contains("recursed too deeply"), moerun::Error);
   CHECK_THROWS_WITH_AS(render_str("{{ 'abcd' * 100000000 }}"), doctest::Contains("too large"), moerun::Error);
   CHECK_THROWS_AS(render_str("{{ range(1000000)|length }}"), moerun::Error);
+}
+
+TEST_CASE("jinja: a render has a step budget and a text budget (jinja_limits.h)") {
+  // Nested loops within range()'s cap: 10^10 iterations without the budget.
+  CHECK_THROWS_WITH_AS(render_str("{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"),
+                       doctest::Contains("steps"), moerun::jinja::TemplateError);
+  CHECK_THROWS_WITH_AS(render_str("{% for a in range(100000) %}{% for b in range(100000) if b %}{% endfor %}{% endfor %}"),
+                       doctest::Contains("steps"), moerun::jinja::TemplateError);
+  // A string doubled in a loop: 2^40 bytes after 40 rounds.
+  const char* doubling = "{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}";
+  CHECK_THROWS_WITH_AS(render_str(doubling), doctest::Contains("MiB a template may build"), moerun::Error);
+  CHECK_THROWS_WITH_AS(render_str("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
+                                  "{% endfor %}"),
+                       doctest::Contains("MiB a template may build"), moerun::Error);
+  CHECK_THROWS_WITH_AS(render_str("{{ (['x' * 10000000] * 1000)|join }}"), doctest::Contains("too large"), moerun::Error);
+  CHECK_THROWS_WITH_AS(render_str("{{ ['x' * 10000000, 'y' * 10000000]|join }}"), doctest::Contains("join"),
+                       moerun::Error);
+  CHECK_THROWS_WITH_AS(render_str("{{ ('a' * 10000000)|replace('a', 'aa') }}"), doctest::Contains("replace()"),
+                       moerun::Error);
+  CHECK_THROWS_WITH_AS(render_str("{% for i in range(20) %}{{ 'a' * 10000000 }}{% endfor %}"),
+                       doctest::Contains("rendered text would pass"), moerun::jinja::TemplateError);
+  // Real work stays far inside: 20000 iterations render.
+  CHECK(render_str("{% for i in range(200) %}{% for j in range(100) %}.{% endfor %}{% endfor %}").size() == 20000);
 }
 
 TEST_CASE("jinja: HF's {% generation %} tag is transparent") {

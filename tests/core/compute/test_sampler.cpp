@@ -3,9 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
+#include <string>
 #include <vector>
 
 #include "core/compute/sampler.h"
+#include "core/error.h"
 
 using namespace moerun;
 
@@ -153,4 +156,23 @@ TEST_CASE("sampler: top-p and min-p see probabilities before temperature") {
   k.top_k = 1;
   Sampler one(k);
   for (int i = 0; i < 50; ++i) CHECK(one.sample(logits.data(), 3, {}) == 0);
+}
+
+TEST_CASE("sampler: a NaN or infinite logit is a runtime error, greedy or not") {
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    std::vector<float> logits = {0.5f, 2.0f, bad, 1.0f};
+    for (float temp : {0.0f, 0.8f}) {
+      SamplerParams p;
+      p.temp = temp;
+      Sampler s(p);
+      try {
+        s.sample(logits.data(), 4, {});
+        FAIL("a non-finite logit was sampled from");
+      } catch (const Error& e) {
+        CHECK(e.exit_status() == 1);
+        CHECK(std::string(e.what()).find("token 2") != std::string::npos);
+      }
+    }
+  }
 }

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <new>
 #include <set>
 #include <thread>
 #include <vector>
@@ -99,4 +100,28 @@ TEST_CASE("thread pool: back-to-back jobs of different sizes lose and repeat not
 }
 
 }  // namespace
+
+TEST_CASE("thread pool: an exception in an item reaches the caller, whatever thread ran it") {
+  ThreadsGuard guard;
+  for (int t : {1, 2, 4}) {
+    CAPTURE(t);
+    set_threads(t);
+    std::atomic<int> ran{0};
+    try {
+      parallel_for(64, [&](int64_t i) {
+        ran.fetch_add(1);
+        if (i % 16 == 5) throw std::bad_alloc();
+      });
+      FAIL("no exception");
+    } catch (const std::bad_alloc&) {
+    }
+    CHECK(ran.load() >= 1);
+    CHECK(ran.load() <= 64);
+    // The pool still works afterwards.
+    std::atomic<int64_t> sum{0};
+    parallel_for(100, [&](int64_t i) { sum.fetch_add(i); });
+    CHECK(sum.load() == 4950);
+  }
+}
+
 }  // namespace moerun

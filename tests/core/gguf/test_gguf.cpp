@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <random>
 #include <string>
@@ -296,4 +297,192 @@ TEST_CASE("gguf: hostile tensor infos are rejected with the tensor's name") {
     put_u64(b, at, 1ull << 60);  // string length past the end
   });
   CHECK(msg.find("truncated") != std::string::npos);
+}
+
+namespace {
+
+// The small file with its bytes edited by `mutate`; returns the error.
+std::string error_after(const std::string& name, const std::function<void(std::vector<uint8_t>&)>& mutate,
+                        const std::function<void(GgufWriter&)>& extra = nullptr) {
+  const std::string path = temp_path(name);
+  GgufWriter w;
+  w.set_string("general.architecture", "llama");
+  w.set_u32("x.key1", 1);
+  if (extra) extra(w);
+  std::vector<float> a(64 * 2, 0.5f), b(32, 1.0f);
+  w.add_tensor_copy("a.weight", QType::F32, {64, 2}, a.data());
+  w.add_tensor_copy("b.weight", QType::F32, {32}, b.data());
+  w.write(path);
+  std::vector<uint8_t> bytes = read_all(path);
+  mutate(bytes);
+  write_all(path, bytes, bytes.size());
+  return error_of(path);
+}
+
+size_t find_bytes(const std::vector<uint8_t>& b, const std::string& s) {
+  for (size_t i = 0; i + s.size() <= b.size(); ++i) {
+    if (std::memcmp(b.data() + i, s.data(), s.size()) == 0) return i;
+  }
+  FAIL("'" << s << "' not in the file");
+  return 0;
+}
+
+void put_u64(std::vector<uint8_t>& b, size_t at, uint64_t v) { std::memcpy(b.data() + at, &v, 8); }
+
+bool mentions(const std::string& msg, const std::string& what) {
+  const bool ok = msg.find(what) != std::string::npos;
+  if (!ok) MESSAGE(msg);
+  return ok;
+}
+
+}  // namespace
+
+TEST_CASE("gguf hardening: element and byte counts that overflow 64 bits name the tensor") {
+  // Tensor info after the name: n_dims u32, ne[2] u64, type u32, offset u64.
+  std::string msg = error_after("ovf-elements.gguf", [](std::vector<uint8_t>& b) {
+    const size_t at = find_bytes(b, "a.weight") + 8 + 4;
+    put_u64(b, at, 1ull << 40);
+    put_u64(b, at + 8, 1ull << 40);  // 2^80 elements
+  });
+  CHECK(mentions(msg, "'a.weight'"));
+  CHECK(mentions(msg, "element count overflows"));
+
+  msg = error_after("ovf-bytes.gguf", [](std::vector<uint8_t>& b) {
+    const size_t at = find_bytes(b, "a.weight") + 8 + 4;
+    put_u64(b, at, 1ull << 31);
+    put_u64(b, at + 8, 1ull << 31);  // 2^62 f32 elements: 2^64 bytes
+  });
+  CHECK(mentions(msg, "'a.weight'"));
+  CHECK(mentions(msg, "byte size overflows"));
+
+  msg = error_after("negative-dim.gguf", [](std::vector<uint8_t>& b) {
+    put_u64(b, find_bytes(b, "b.weight") + 8 + 4, ~0ull);  // -1 as int64
+  });
+  CHECK(mentions(msg, "'b.weight'"));
+  CHECK(mentions(msg, "negative"));
+}
+
+TEST_CASE("gguf hardening: string lengths beyond the file name the key or tensor") {
+  std::string msg = error_after("long-value.gguf", [](std::vector<uint8_t>& b) {
+    put_u64(b, find_bytes(b, "x.key2") + 6 + 4, 1ull << 40);  // the string value's length
+  }, [](GgufWriter& w) { w.set_string("x.key2", "value"); });
+  CHECK(mentions(msg, "'x.key2'"));
+  CHECK(mentions(msg, "truncated"));
+
+  msg = error_after("long-name.gguf", [](std::vector<uint8_t>& b) {
+    put_u64(b, find_bytes(b, "b.weight") - 8, ~0ull - 3);  // the tensor name's length, near 2^64
+  });
+  CHECK(mentions(msg, "tensor info 1"));
+  CHECK(mentions(msg, "truncated"));
+
+  msg = error_after("long-key.gguf", [](std::vector<uint8_t>& b) {
+    put_u64(b, find_bytes(b, "x.key1") - 8, ~0ull);  // the key's own length
+  });
+  CHECK(mentions(msg, "metadata entry 1"));
+}
+
+TEST_CASE("gguf hardening: array counts near 2^64 name the key") {
+  // Array layout after the key and its type: element type u32, count u64.
+  auto count_at = [](const std::vector<uint8_t>& b, const std::string& key) { return find_bytes(b, key) + key.size() + 4 + 4; };
+  for (uint64_t count : {~0ull, ~0ull / 4 + 1, ~0ull / 8, 1ull << 61}) {
+    CAPTURE(count);
+    std::string msg = error_after("huge-u32s.gguf", [&](std::vector<uint8_t>& b) { put_u64(b, count_at(b, "x.ints"), count); },
+                                  [](GgufWriter& w) { w.set_i32_array("x.ints", {1, 2, 3}); });
+    CHECK(mentions(msg, "'x.ints'"));
+    CHECK(mentions(msg, "cannot fit"));
+    msg = error_after("huge-strs.gguf", [&](std::vector<uint8_t>& b) { put_u64(b, count_at(b, "x.strs"), count); },
+                      [](GgufWriter& w) { w.set_string_array("x.strs", {"a", "b"}); });
+    CHECK(mentions(msg, "'x.strs'"));
+    CHECK(mentions(msg, "cannot fit"));
+  }
+}
+
+TEST_CASE("gguf hardening: tensor data cannot reach back into the metadata or share bytes") {
+  auto offset_at = [](const std::vector<uint8_t>& b, const std::string& name, int n_dims) {
+    return find_bytes(b, name) + name.size() + 4 + 8 * n_dims + 4;
+  };
+  // An offset that wraps the 64-bit sum (data section start + offset) around
+  // to 32 bytes before the data section: inside the tensor infos.
+  std::string msg = error_after("wrap.gguf", [&](std::vector<uint8_t>& b) {
+    put_u64(b, offset_at(b, "b.weight", 1), 0ull - 32);
+  });
+  CHECK(mentions(msg, "'b.weight'"));
+  CHECK(mentions(msg, "outside the file"));
+
+  msg = error_after("overlap.gguf", [&](std::vector<uint8_t>& b) {
+    put_u64(b, offset_at(b, "b.weight", 1), 256);  // a.weight is [0, 512)
+  });
+  CHECK(mentions(msg, "'b.weight'"));
+  CHECK(mentions(msg, "overlaps tensor 'a.weight'"));
+
+  // Back to back, as every writer lays them out, is fine.
+  const std::string path = temp_path("adjacent.gguf");
+  write_small(path);
+  CHECK(opens_or_clean_error(path));
+}
+
+TEST_CASE("gguf hardening: general.alignment must be a power of two of at least 8") {
+  for (uint32_t a : {0u, 1u, 4u, 48u, 3u << 20, 1u << 21}) {
+    CAPTURE(a);
+    const std::string path = temp_path("align.gguf");
+    GgufWriter w;
+    w.set_string("general.architecture", "llama");
+    w.set_alignment(a == 0 ? 64 : a);
+    std::vector<float> t(8, 1.0f);
+    w.add_tensor_copy("t.weight", QType::F32, {8}, t.data());
+    w.write(path);
+    std::vector<uint8_t> b = read_all(path);
+    if (a == 0) std::memset(b.data() + find_bytes(b, "general.alignment") + 17 + 4, 0, 4);  // the u32 value
+    write_all(path, b, b.size());
+    const std::string msg = error_of(path);
+    CHECK(mentions(msg, "'general.alignment'"));
+    CHECK(mentions(msg, "power of two"));
+  }
+  for (uint32_t a : {8u, 64u, 4096u}) {
+    CAPTURE(a);
+    const std::string path = temp_path("align-ok.gguf");
+    GgufWriter w;
+    w.set_alignment(a);
+    std::vector<float> t(8, 1.0f);
+    w.add_tensor_copy("t.weight", QType::F32, {8}, t.data());
+    w.write(path);
+    CHECK(GgufFile::open(path)->alignment() == a);
+  }
+}
+
+TEST_CASE("gguf hardening: names from the file reach messages as one short line") {
+  const std::string msg = error_after("newline-name.gguf", [](std::vector<uint8_t>& b) {
+    const size_t at = find_bytes(b, "a.weight");
+    b[at + 1] = '\n';                                       // "a\nweight"
+    put_u64(b, at + 8 + 4 + 8, 1ull << 62);                 // and make it overflow
+    put_u64(b, at + 8 + 4, 1ull << 10);
+  });
+  CHECK(msg.find('\n') == std::string::npos);
+  CHECK(mentions(msg, "a\\x0aweight"));
+
+  const std::string path = temp_path("long-name.gguf");
+  GgufWriter w;
+  const std::string name(100000, 'n');
+  std::vector<float> t(8, 1.0f);
+  w.add_tensor_copy(name, QType::F32, {8}, t.data());
+  w.write(path);
+  std::vector<uint8_t> b = read_all(path);
+  put_u64(b, find_bytes(b, name) + name.size() + 4, ~0ull);  // a negative dimension
+  write_all(path, b, b.size());
+  const std::string dup = error_of(path);
+  CHECK(dup.size() < 400);
+  CHECK(mentions(dup, "100000 bytes"));
+}
+
+TEST_CASE("gguf: from_memory applies the same checks as open") {
+  const std::vector<uint8_t> bytes = read_all(kStories);
+  auto f = GgufFile::from_memory("stories", bytes.data(), bytes.size());
+  CHECK(f->tensors().size() == 48);
+  CHECK(f->find_tensor("token_embd.weight")->data == bytes.data() + f->data_offset() + f->find_tensor("token_embd.weight")->offset);
+  try {
+    GgufFile::from_memory("cut", bytes.data(), bytes.size() / 2);
+    FAIL("a cut image loaded");
+  } catch (const Error& e) {
+    CHECK(mentions(e.what(), "cut: tensor"));
+  }
 }
