@@ -38,7 +38,9 @@ ChatMessage parse_message(const json& m, size_t i) {
 }
 
 // The first line of a library message (nlohmann's carry a "[json.exception...]" prefix).
-std::string parse_error_text(const json::parse_error& e) {
+// Any json::exception: a number too large for a double is out_of_range, not
+// a parse_error, and must skip the line like any other malformed one.
+std::string parse_error_text(const json::exception& e) {
   std::string s = e.what();
   const size_t close = s.find("] ");
   if (s.rfind("[json.exception", 0) == 0 && close != std::string::npos) s = s.substr(close + 2);
@@ -51,7 +53,7 @@ BatchRequest parse_batch_request(const std::string& text) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(parse_error_text(e));
   }
   if (!j.is_object()) fail("a request is a JSON object, this line is " + kind(j));

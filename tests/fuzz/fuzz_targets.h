@@ -32,6 +32,9 @@ int tokenize_bpe_input(const uint8_t* data, size_t size);  // Llama 3 byte-level
 // source, then NUL-separated fields read as role, content, role, content...
 int chat_template_input(const uint8_t* data, size_t size);
 
+// `moerun batch` request lines. Input: the text of a JSON Lines file.
+int batch_jsonl_input(const uint8_t* data, size_t size);
+
 // Where the shared test data lives: $MOERUN_TESTDATA, else next to the source tree.
 std::string testdata_dir();
 

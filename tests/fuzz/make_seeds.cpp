@@ -6,6 +6,7 @@
 //   OUTDIR/tokenize/  every tokenizer test string (.inp files)
 //   OUTDIR/chat/      every chat template with a short conversation, and
 //                     every template of the Jinja feature tests
+//   OUTDIR/batch/     batch request lines of each form, well made and not
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -115,7 +116,7 @@ int main(int argc, char** argv) {
   }
   const fs::path out = argv[1];
   const fs::path data = fuzz::testdata_dir();
-  for (const char* sub : {"gguf", "tokenize", "chat"}) fs::create_directories(out / sub);
+  for (const char* sub : {"gguf", "tokenize", "chat", "batch"}) fs::create_directories(out / sub);
 
   // GGUF: shipped models, synth presets, cut vocabularies.
   for (const auto& e : fs::directory_iterator(data / "models")) {
@@ -139,7 +140,7 @@ int main(int argc, char** argv) {
 
   // Tokenizers: every test string, as plain text (flag byte 0).
   int n = 0;
-  for (const fs::path dir : {data / "vocab", data / "tokenizers/deepseek_v3"}) {
+  for (const fs::path& dir : {data / "vocab", data / "tokenizers/deepseek_v3"}) {
     for (const auto& e : fs::directory_iterator(dir)) {
       if (e.path().extension() != ".inp") continue;
       for (const std::string& s : split_inp(slurp(e.path()))) put(out / "tokenize" / ("t" + std::to_string(n++)), std::string(1, '\0') + s);
@@ -159,6 +160,22 @@ int main(int argc, char** argv) {
   for (const auto& c : features["cases"]) {
     put(out / "chat" / ("f" + std::to_string(n++)), std::string(1, '\1') + c["template"].get<std::string>() + conversation);
   }
+  // Batch requests: each form a request line takes, and the malformed kinds.
+  const char* requests[] = {
+      R"({"id": 1, "prompt": "Once upon a time"})",
+      R"({"id": "a", "prompt": "Hi", "max_tokens": 8, "temperature": 0.7, "seed": 42})",
+      R"({"id": 2.5, "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Why?"}]})",
+      R"({"id": 3, "messages": [{"role": "user", "content": "\u00e9\ud83d\ude00"}], "max_tokens": 0})",
+      R"({"id": null, "prompt": 5, "messages": {}})",
+      R"([1, 2, {"id": 1}])",
+      R"({"id": 4, "prompt": "x", "seed": -1, "temperature": -2, "max_tokens": 1e99})",
+      "{\"id\": 5, \"prompt\": \"cut",
+  };
+  n = 0;
+  for (const char* r : requests) put(out / "batch" / ("r" + std::to_string(n++)), std::string(r) + "\n");
+  std::string all;
+  for (const char* r : requests) all += std::string(r) + "\n\n";
+  put(out / "batch" / "file", all);
   std::printf("moerun_fuzz_seeds: %d seeds in %s\n", n_written, out.c_str());
   return 0;
 }

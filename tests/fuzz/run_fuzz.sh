@@ -12,13 +12,15 @@ SECONDS_EACH=${2:?usage: run_fuzz.sh BUILD SECONDS [TARGET...]}
 shift 2
 HERE=$(cd "$(dirname "$0")" && pwd)
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(fuzz_gguf fuzz_tokenize_spm fuzz_tokenize_bpe fuzz_chat_template)
+((${#TARGETS[@]})) || TARGETS=(fuzz_gguf fuzz_tokenize_spm fuzz_tokenize_bpe fuzz_chat_template fuzz_batch_jsonl)
 
 # target -> seed folder, regression folder, longest input
-declare -A SEEDS=([fuzz_gguf]=gguf [fuzz_tokenize_spm]=tokenize [fuzz_tokenize_bpe]=tokenize [fuzz_chat_template]=chat)
+declare -A SEEDS=([fuzz_gguf]=gguf [fuzz_tokenize_spm]=tokenize [fuzz_tokenize_bpe]=tokenize [fuzz_chat_template]=chat
+                  [fuzz_batch_jsonl]=batch)
 declare -A REGRESSIONS=([fuzz_gguf]=gguf [fuzz_tokenize_spm]=tokenize_spm [fuzz_tokenize_bpe]=tokenize_bpe
-                        [fuzz_chat_template]=chat_template)
-declare -A MAX_LEN=([fuzz_gguf]=32768 [fuzz_tokenize_spm]=1024 [fuzz_tokenize_bpe]=1024 [fuzz_chat_template]=8192)
+                        [fuzz_chat_template]=chat_template [fuzz_batch_jsonl]=batch_jsonl)
+declare -A MAX_LEN=([fuzz_gguf]=32768 [fuzz_tokenize_spm]=1024 [fuzz_tokenize_bpe]=1024 [fuzz_chat_template]=8192
+                     [fuzz_batch_jsonl]=4096)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/moerun-fuzz.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT

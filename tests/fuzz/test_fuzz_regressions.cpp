@@ -58,6 +58,11 @@ TEST_CASE("fuzz regressions: tokenizers") {
   CHECK(feed(moerun::fuzz::tokenize_bpe_input, text) == 0);
 }
 
+TEST_CASE("fuzz regressions: batch requests") {
+  replay("batch_jsonl", moerun::fuzz::batch_jsonl_input);
+  CHECK(feed(moerun::fuzz::batch_jsonl_input, "{\"id\": 1, \"prompt\": \"a\"}\n\n{\"id\": [1]}\n{") == 0);
+}
+
 TEST_CASE("fuzz regressions: chat templates") {
   replay("chat_template", moerun::fuzz::chat_template_input);
   const std::string tmpl = slurp(moerun::fuzz::testdata_dir() + "/templates/Qwen-Qwen3-0.6B.jinja");
