@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <unordered_set>
 
 #include "core/error.h"
@@ -330,6 +331,11 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, LoadMode mode,
 }
 
 std::unique_ptr<GgufFile> GgufFile::from_memory(const std::string& name, const uint8_t* data, size_t size) {
+  // Tensor data is read in place; the file's alignment is relative to its
+  // start, so the start must be aligned as a mapping's is.
+  if (reinterpret_cast<uintptr_t>(data) % kImageAlignment != 0) {
+    throw std::invalid_argument("GgufFile::from_memory: the image must start 64-byte aligned");
+  }
   std::unique_ptr<GgufFile> f(new GgufFile());
   f->path_ = name;
   f->base_ = data;

@@ -80,7 +80,9 @@ class GgufFile {
                                         const LoadProgress& progress = {});
   // Validates a GGUF image already in memory, under the same checks as open().
   // `data` is not copied: it must outlive the GgufFile. `name` stands for the
-  // path in messages. For fuzzing and tests.
+  // path in messages. For fuzzing and tests. `data` must be aligned to
+  // kImageAlignment (std::invalid_argument otherwise), as a mapping is.
+  static constexpr uintptr_t kImageAlignment = 64;
   static std::unique_ptr<GgufFile> from_memory(const std::string& name, const uint8_t* data, size_t size);
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;

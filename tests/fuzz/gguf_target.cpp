@@ -3,9 +3,18 @@
 // architecture's loader (hyperparameters, tensor binding), and, when the
 // input asks for it, one forward pass over two tokens.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
+
+#if __has_include(<sanitizer/asan_interface.h>)
+#include <sanitizer/asan_interface.h>
+#endif
+#ifndef ASAN_POISON_MEMORY_REGION
+#define ASAN_POISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#define ASAN_UNPOISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#endif
 
 #include "core/compute/batch.h"
 #include "core/compute/kv_cache.h"
@@ -134,19 +143,26 @@ int gguf_input(const uint8_t* data, size_t size) {
   std::memcpy(&head, data, 4);
   const bool forward = (head >> 31) != 0;
   const size_t pad = static_cast<size_t>(std::min<uint32_t>(head & 0xffffffu, 4096)) * 1024;
-  // The image ends where its heap block ends, so that ASan sees any read past
-  // it. The block is kept between inputs: a fresh multi-megabyte block per
-  // input costs more in page faults than everything else the target does.
+  // The image starts 64-byte aligned, as a mapped file does (the kernels
+  // read blocks in place, and a block's fp16 scale needs its alignment), and
+  // the rest of its heap block is poisoned, so that ASan sees any read past
+  // the image's end. The block is kept between inputs: a fresh multi-megabyte
+  // block per input costs more in page faults than everything else the target does.
   const size_t n = size - 4 + pad;
-  static std::unique_ptr<uint8_t[]> block;
+  struct FreeBlock {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  static std::unique_ptr<uint8_t, FreeBlock> block;
   static size_t block_size = 0;
   if (n > block_size) {
-    block_size = std::max<size_t>(n, (size_t{4} << 20) + (64 << 10));
-    block.reset(new uint8_t[block_size]);
+    block_size = (std::max<size_t>(n, (size_t{4} << 20) + (64 << 10)) + 63) / 64 * 64;
+    block.reset(static_cast<uint8_t*>(std::aligned_alloc(64, block_size)));
   }
-  uint8_t* image = block.get() + (block_size - n);
+  uint8_t* image = block.get();
+  ASAN_UNPOISON_MEMORY_REGION(image, block_size);
   std::memcpy(image, data + 4, size - 4);
   std::memset(image + (size - 4), 0, pad);
+  ASAN_POISON_MEMORY_REGION(image + n, block_size - n);
   try {
     auto f = GgufFile::from_memory("fuzz.gguf", image, n);
     walk_metadata(*f);
