@@ -319,12 +319,20 @@ Value attr_path(const Value& item, const std::string& attr) {
   }
 }
 
+// n spaces, as Python's ' ' * n: none for n <= 0; a width past the text
+// budget is an error instead of an allocation failure.
+std::string spaces(int64_t n, const char* what) {
+  if (n <= 0) return {};
+  check_text_size(static_cast<uint64_t>(n), what);
+  return std::string(static_cast<size_t>(n), ' ');
+}
+
 Value do_tojson(const Value& v, const CallArgs& a) {
   // HF's tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False).
   JsonDumpOptions o;
   o.ensure_ascii = arg_or(a, 0, "ensure_ascii", Value(false)).truthy();
   const Value indent = arg_or(a, 1, "indent", kNoneValue);
-  if (indent.is_int()) o.indent = std::string(static_cast<size_t>(std::max<int64_t>(0, indent.as_int())), ' ');
+  if (indent.is_int()) o.indent = spaces(indent.as_int(), "tojson indent");
   else if (indent.is_string()) o.indent = indent.as_string();
   else if (!indent.is_none() && !indent.is_undefined()) fail("tojson: indent must be an int or a string");
   if (o.indent) o.item_separator = ",";
@@ -341,7 +349,7 @@ Value do_tojson(const Value& v, const CallArgs& a) {
 Value do_indent(const Value& v, const CallArgs& a) {
   std::string s = v.str();
   const Value w = arg_or(a, 0, "width", Value(4));
-  std::string pad = w.is_string() ? w.as_string() : std::string(static_cast<size_t>(need_int(w, "indent")), ' ');
+  std::string pad = w.is_string() ? w.as_string() : spaces(need_int(w, "indent"), "indent width");
   bool first = arg_or(a, 1, "first", Value(false)).truthy();
   bool blank = arg_or(a, 2, "blank", Value(false)).truthy();
   std::string out;
@@ -355,6 +363,7 @@ Value do_indent(const Value& v, const CallArgs& a) {
     if (!is_first && nl == std::string::npos && line.empty()) indent_it = false;
     if (indent_it) out += pad;
     out += line;
+    check_text_size(out.size(), "indent's result");
     if (nl == std::string::npos) break;
     out += '\n';
     start = nl + 1;

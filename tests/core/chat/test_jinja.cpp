@@ -186,6 +186,16 @@ TEST_CASE("jinja: a render has a step budget and a text budget (jinja_limits.h)"
                        moerun::Error);
   CHECK_THROWS_WITH_AS(render_str("{% for i in range(20) %}{{ 'a' * 10000000 }}{% endfor %}"),
                        doctest::Contains("rendered text would pass"), moerun::jinja::TemplateError);
+  // Widths as Python's ' ' * n: negative is none (found by fuzzing: it was a
+  // length_error that ended the process), too large is the text budget.
+  CHECK(render_str("{{ 'a\nb'|indent(-2) }}") == "a\nb");
+  CHECK(render_str("{{ {'k': 1}|tojson(indent=-1) }}") == "{\n\"k\": 1\n}");
+  CHECK_THROWS_WITH_AS(render_str("{{ 'a\nb'|indent(100000000000) }}"), doctest::Contains("MiB a template may build"),
+                       moerun::Error);
+  CHECK_THROWS_WITH_AS(render_str("{{ 'x'|tojson(indent=100000000000) }}"), doctest::Contains("MiB a template may build"),
+                       moerun::Error);
+  CHECK_THROWS_WITH_AS(render_str("{{ ('a\n' * 5000000)|indent(8) }}"), doctest::Contains("MiB a template may build"),
+                       moerun::Error);
   // Real work stays far inside: 20000 iterations render.
   CHECK(render_str("{% for i in range(200) %}{% for j in range(100) %}.{% endfor %}{% endfor %}").size() == 20000);
 }
