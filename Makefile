@@ -22,14 +22,11 @@ FUZZ_SECONDS ?= 30
 
 all: build
 
-# Installs missing packages (needs root or sudo), builds moerun and the oracle.
-setup: deps build oracle
-
-deps:
-	@missing=""; for t in $(DEB_TOOLS); do \
-	  command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; \
-	done; \
-	for p in $(DEB_PACKAGES); do \
+# Shell text for a recipe that has set $$missing (tools already missing):
+# adds the Debian packages of $(1) that are not installed, then installs them
+# all with apt-get (as root, or through sudo).
+define install_missing
+for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -37,6 +34,16 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+endef
+
+# Installs missing packages (needs root or sudo), builds moerun and the oracle.
+setup: deps build oracle
+
+deps:
+	@missing=""; for t in $(DEB_TOOLS); do \
+	  command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; \
+	done; \
+	$(call install_missing,$(DEB_PACKAGES))
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(TYPE)
@@ -61,14 +68,7 @@ test: build oracle
 	$(MAKE) --no-print-directory test-fuzz
 
 deps-sanitize:
-	@missing=""; for p in $(SANITIZE_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+	@missing=""; $(call install_missing,$(SANITIZE_PACKAGES))
 
 $(SAN_BUILD)/CMakeCache.txt:
 	CC=clang-14 CXX=clang++-14 cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Release -DMOERUN_FUZZ=ON

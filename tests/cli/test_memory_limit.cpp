@@ -8,14 +8,7 @@
 #include <string>
 
 #include "tests/cli/cli_runner.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define MOERUN_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MOERUN_ASAN 1
-#endif
-#endif
+#include "tests/sanitizer.h"
 
 TEST_CASE("memory limit: a model beyond ulimit -v is refused up front, in every load mode") {
 #ifdef MOERUN_ASAN

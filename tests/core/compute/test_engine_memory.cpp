@@ -12,16 +12,9 @@
 #include <vector>
 
 #include "core/compute/engine.h"
+#include "tests/sanitizer.h"
 
 using namespace moerun;
-
-#if defined(__SANITIZE_ADDRESS__)
-#define MOERUN_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MOERUN_ASAN 1
-#endif
-#endif
 
 #ifndef MOERUN_ASAN
 namespace {
