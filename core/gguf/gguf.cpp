@@ -334,7 +334,7 @@ std::unique_ptr<GgufFile> GgufFile::from_memory(const std::string& name, const u
   // Tensor data is read in place; the file's alignment is relative to its
   // start, so the start must be aligned as a mapping's is.
   if (reinterpret_cast<uintptr_t>(data) % kImageAlignment != 0) {
-    throw std::invalid_argument("GgufFile::from_memory: the image must start 64-byte aligned");
+    throw std::invalid_argument("GgufFile::from_memory: the image must start 16-byte aligned");
   }
   std::unique_ptr<GgufFile> f(new GgufFile());
   f->path_ = name;
