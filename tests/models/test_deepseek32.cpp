@@ -17,6 +17,7 @@
 #include "core/compute/engine.h"
 #include "models/synth.h"
 #include "tests/cli/cli_runner.h"
+#include "tests/models/synth_edit.h"
 #include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -28,22 +29,10 @@ std::string temp_dir() { return test::temp_dir("moerun-ds32-test-"); }
 
 // tiny-ds32 after `edit`, written as F32.
 std::string synth_file(const std::string& name, const std::function<void(SynthModel&)>& edit = {}) {
-  SynthModel m = find_synth_preset("deepseek32", "tiny-ds32").build(0);
-  if (edit) edit(m);
-  const std::string path = temp_dir() + "/" + name;
-  write_synth(m, QType::F32, 1, path);
-  return path;
+  return test::write_edited_synth(temp_dir() + "/" + name, "deepseek32", "tiny-ds32", edit);
 }
 
-void set_key(SynthModel& m, const std::string& key, uint32_t v) {
-  for (SynthKey& k : m.keys) {
-    if (k.key == key) {
-      k.value = v;
-      return;
-    }
-  }
-  FAIL("no key " << key);
-}
+using test::set_key;
 
 std::vector<int32_t> token_ids(int n) {
   std::vector<int32_t> ids;

@@ -16,6 +16,7 @@
 #include "core/gguf/gguf_writer.h"
 #include "models/synth.h"
 #include "tests/cli/cli_runner.h"
+#include "tests/models/synth_edit.h"
 #include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -32,22 +33,10 @@ test::CliResult run(const std::string& args) { return test::run_moerun(args); }
 // A tiny synth model of `arch` after `edit` changed its description.
 std::string synth_file(const std::string& name, const std::string& arch,
                        const std::function<void(SynthModel&)>& edit) {
-  SynthModel m = find_synth_preset(arch, "").build(0);
-  edit(m);
-  const std::string path = temp_dir() + "/" + name;
-  write_synth(m, QType::F32, 1, path);
-  return path;
+  return test::write_edited_synth(temp_dir() + "/" + name, arch, "", edit);
 }
 
-void set_key(SynthModel& m, const std::string& key, uint32_t v) {
-  for (SynthKey& k : m.keys) {
-    if (k.key == key) {
-      k.value = v;
-      return;
-    }
-  }
-  FAIL("no key " << key);
-}
+using test::set_key;
 
 void drop_tensor(SynthModel& m, const std::string& name) {
   const size_t before = m.tensors.size();
