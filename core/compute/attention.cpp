@@ -140,6 +140,10 @@ void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, fl
     gemm_nn_acc_f32(ts.s.data(), kPage, M, vrow, vstride, n, dv, ts.o.data(), dv);
   };
 
+  // Room for a page of gathered rows (a no-op after a thread's first tile).
+  ts.gk.resize(kPage * dk);
+  ts.gpos.resize(kPage);
+  if (!s.values_in_keys) ts.gv.resize(kPage * dv);
   int64_t ng = 0;  // gathered rows waiting
   auto flush = [&] {
     if (ng == 0) return;
@@ -160,9 +164,6 @@ void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, fl
             (s.values_in_keys ? p.kv->k(p.layer, run.seq, k0) : p.kv->v(p.layer, run.seq, k0)) + voff;
         attend(krow, stride, vrow, stride, n, k0, nullptr);
       } else {
-        ts.gk.resize(kPage * dk);
-        ts.gpos.resize(kPage);
-        if (!s.values_in_keys) ts.gv.resize(kPage * dv);
         for (int64_t k = k0; k < k0 + n; ++k) {
           if (ng == kPage) flush();
           std::memcpy(ts.gk.data() + ng * dk, p.kv->k(p.layer, run.seq, k) + koff, dk * sizeof(float));
