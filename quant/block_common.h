@@ -23,22 +23,14 @@ inline constexpr int kSuperBlock = 256;
 inline int nearest_int(float x) { return static_cast<int>(std::lrint(x)); }
 
 // The levels and f32 scale d = amax/127 of one 32-element 8-bit block (Q8_0,
-// Q8_1). kAct false: ggml's _ref rounding, x / d rounded half away from zero
-// (weights). kAct true: what llama.cpp's CPU backend runs on activations on
-// x86, x * (127 / amax) rounded half to even (q8_0.h quantize_row_q8_0_act
-// says why it matters).
-template <bool kAct>
+// Q8_1): ggml's _ref rounding, x / d rounded half away from zero. Weights and
+// activations alike (q8_0.h says why activations too).
 inline float quantize_block_q8(const float* x, int8_t* q) {
   float amax = 0.0f;
   for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(x[j]));
   const float d = amax / 127;
-  if constexpr (kAct) {
-    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
-    for (int j = 0; j < 32; ++j) q[j] = static_cast<int8_t>(nearest_int(x[j] * id));
-  } else {
-    const float id = d ? 1.0f / d : 0.0f;
-    for (int j = 0; j < 32; ++j) q[j] = static_cast<int8_t>(std::round(x[j] * id));
-  }
+  const float id = d ? 1.0f / d : 0.0f;
+  for (int j = 0; j < 32; ++j) q[j] = static_cast<int8_t>(std::round(x[j] * id));
   return d;
 }
 

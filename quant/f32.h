@@ -21,7 +21,8 @@ inline float vec_dot_f32_f32(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const float*>(w);
   const auto* y = static_cast<const float*>(a);
   double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * y[i];
+  // Each product rounded to float first, as ggml's portable dot does.
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * y[i]);
   return static_cast<float>(sum);
 }
 

@@ -1,8 +1,14 @@
 // Q8_0: 32 values as int8 times one f16 scale, x = d*q. A weight format and
 // the activation format paired with Q4_0/Q5_0/Q8_0 weights.
 // Layout from ggml-common.h block_q8_0; quantizer from ggml-quants.c
-// quantize_row_q8_0_ref, activation quantizer from ggml-cpu/arch/x86/quants.c
-// quantize_row_q8_0; dot from ggml-cpu/quants.c vec_dot_q8_0_q8_0.
+// quantize_row_q8_0_ref, for weights and activations alike: ggml's portable
+// CPU build (the golden tests' reference) quantizes activations with it. Its
+// AVX builds use x * (127 / amax) rounded half to even instead: 127/amax and
+// 1/(amax/127) differ by an ulp in ~30% of blocks, so a value next to a half
+// can land on the other level (~7e-5 of N(0,1) blocks), and one moved level
+// moves a small model's logits by ~1e-3 relative. moerun follows one build
+// to the bit, the one that computes the same on every machine. Dot from
+// ggml-cpu/quants.c ggml_vec_dot_q8_0_q8_0_generic, in its order.
 #pragma once
 
 #include <cmath>
@@ -34,24 +40,7 @@ inline void dequantize_row_q8_0(const void* src, float* dst, int64_t n) {
 inline void quantize_row_q8_0(const float* src, void* dst, int64_t n) {
   auto* b = static_cast<BlockQ8_0*>(dst);
   for (int64_t i = 0; i < n / BlockQ8_0::kSize; ++i, src += BlockQ8_0::kSize) {
-    b[i].d = f32_to_f16(quantize_block_q8<false>(src, b[i].qs));
-  }
-}
-
-// Activations: what llama.cpp's CPU backend runs on them on x86 (every
-// AVX/AVX2/AVX-512 build), which is not the _ref rounding above: the same d,
-// but levels are x * (127 / amax) rounded half to even. 127/amax and
-// 1/(amax/127) differ by an ulp in ~30% of blocks, so a value next to a half
-// can land on the other level: ~7e-5 of N(0,1) blocks, and real activations
-// also hit exact halves. One moved level in a matmul input moves a small
-// model's logits by ~1e-3 relative, far above the float-order noise. (ggml's
-// generic build runs the _ref rounding and its NEON build 1/d with ties to
-// even; moerun follows the x86 builds, the ones the golden tests compare
-// against.)
-inline void quantize_row_q8_0_act(const float* src, void* dst, int64_t n) {
-  auto* b = static_cast<BlockQ8_0*>(dst);
-  for (int64_t i = 0; i < n / BlockQ8_0::kSize; ++i, src += BlockQ8_0::kSize) {
-    b[i].d = f32_to_f16(quantize_block_q8<true>(src, b[i].qs));
+    b[i].d = f32_to_f16(quantize_block_q8(src, b[i].qs));
   }
 }
 

@@ -32,11 +32,10 @@ inline void dequantize_row_q8_1(const void* src, float* dst, int64_t n) {
 
 // d and the levels as Q8_0's (block_common.h quantize_block_q8); s = d *
 // sum(levels) with the f32 d, as ggml.
-template <bool kAct>
-inline void quantize_row_q8_1_impl(const float* src, void* dst, int64_t n) {
+inline void quantize_row_q8_1(const float* src, void* dst, int64_t n) {
   auto* b = static_cast<BlockQ8_1*>(dst);
   for (int64_t i = 0; i < n / BlockQ8_1::kSize; ++i, src += BlockQ8_1::kSize) {
-    const float d = quantize_block_q8<kAct>(src, b[i].qs);
+    const float d = quantize_block_q8(src, b[i].qs);
     b[i].d = f32_to_f16(d);
     int sum = 0;
     for (int j = 0; j < BlockQ8_1::kSize; ++j) sum += b[i].qs[j];
@@ -44,11 +43,6 @@ inline void quantize_row_q8_1_impl(const float* src, void* dst, int64_t n) {
   }
 }
 
-inline void quantize_row_q8_1(const float* src, void* dst, int64_t n) { quantize_row_q8_1_impl<false>(src, dst, n); }
-
-// Activations: llama.cpp's x86 CPU backend rounding, as Q8_0's
-// (quantize_row_q8_0_act): levels x * (127 / amax), half to even.
-inline void quantize_row_q8_1_act(const float* src, void* dst, int64_t n) { quantize_row_q8_1_impl<true>(src, dst, n); }
 
 inline float vec_dot_q8_1_q8_1(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const BlockQ8_1*>(w);

@@ -22,6 +22,14 @@ void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int
                      float* o, int64_t ldo) {
   kernels().f.gemm_nn_acc_f32(p, ldp, M, v, ldv, N, D, o, ldo);
 }
+void attn_scores_exact(const float* qt, int64_t ldqt, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D,
+                       float* s, int64_t lds) {
+  kernels().f.attn_scores_exact(qt, ldqt, M, k, ldk, N, D, s, lds);
+}
+void attn_values_exact(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
+                       double* o, int64_t ldo) {
+  kernels().f.attn_values_exact(p, ldp, M, v, ldv, N, D, o, ldo);
+}
 void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale) {
   kernels().f.softmax_block_f32(s, lds, M, N, m, l, rescale);
 }

@@ -35,6 +35,18 @@ void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int
 // -inf); s_ij = exp(s_ij - mx); l[i] = l[i] * rescale[i] + sum_j s_ij; m[i] = mx.
 void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale);
 
+// Attention in ggml's order (its non-flash path on the CPU): each score a
+// dot of float-rounded products summed in double, each output element the
+// values times float-rounded probabilities summed in double, key by key.
+// Used where moerun must agree with llama.cpp to the last bit (tiles whose
+// keys are not split over threads, core/compute/attention.cpp).
+// s[i * lds + j] = (float) sum_d (double) (qt[d * ldqt + i] * k[j * ldk + d])   (qt: the queries transposed)
+void attn_scores_exact(const float* qt, int64_t ldqt, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D,
+                       float* s, int64_t lds);
+// o[i * ldo + d] += (double) (p[i * ldp + j] * v[j * ldv + d]) for j = 0, 1, ... N - 1 in turn
+void attn_values_exact(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
+                       double* o, int64_t ldo);
+
 // Rotary position embedding of one head vector x[0..n_rot) in place.
 // neox = false: adjacent pairs (x[2i], x[2i+1]) ("normal" in ggml);
 // neox = true: pairs (x[i], x[i + n_rot/2]).

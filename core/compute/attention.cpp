@@ -69,11 +69,25 @@ struct Item {
   int64_t part = -1;
 };
 
+// A tile whose keys are not split over threads, up to this many keys,
+// runs in ggml's order (run_tile_exact): every score, then the softmax over
+// the whole row, then the values, each sum in double. Its scores take
+// rows x keys floats (64 x 8192: 2 MiB).
+constexpr int64_t kExactMaxKeys = 8192;
+
+// Keys of an exact tile: n columns from column `col`, read in place from
+// cache position k0 on (g0 < 0) or from gathered slot g0 on.
+struct Segment {
+  int64_t k0 = 0, n = 0, g0 = -1, col = 0;
+};
+
 // Running state of one tile: queries, scores, output, max and sum per row,
 // and the gathered keys (values) of scattered positions.
 struct TileScratch {
   std::vector<float> q, s, o, m, l, rescale, gk, gv;
   std::vector<int32_t> gpos;
+  std::vector<double> od;  // exact tiles: the output sums
+  std::vector<Segment> segs;
 };
 
 struct Plan {
@@ -194,6 +208,115 @@ void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, fl
   }
 }
 
+// The same tile in ggml's order (its CPU attention with flash attention off,
+// the oracle's): scores q.k (float products summed in double), times the
+// scale, masked, softmax over the whole row (expf, sum in double, one
+// float reciprocal), then each output element sums probability x value in
+// double, key by key. Bit-identical on every ISA (simd attn_*_exact), so a
+// tiny model whose next int8 quantization sits on a rounding boundary goes
+// the same way in both engines.
+void run_tile_exact(const Plan& p, const Run& run, const Item& it, TileScratch& ts) {
+  const GqaShape& s = *p.shape;
+  const int64_t dk = s.head_dim_k, dv = s.head_dim_v, G = p.group;
+  const int64_t M = it.nt * G;
+  const int64_t qd = s.n_head * dk, od = s.n_head * dv;
+  // Queries transposed (column i is tile row i), unscaled: ggml scales the scores.
+  ts.q.resize(dk * M);
+  for (int64_t t = 0; t < it.nt; ++t) {
+    const float* src = p.q + (run.b0 + it.t0 + t) * qd + it.g * G * dk;
+    for (int64_t h = 0; h < G; ++h) {
+      for (int64_t d = 0; d < dk; ++d) ts.q[d * M + t * G + h] = src[h * dk + d];
+    }
+  }
+  const int32_t* pos = p.batch->pos.data() + run.b0 + it.t0;
+  const int64_t stride = p.kv->row_stride();
+  const int64_t koff = it.g * dk;
+  const int64_t voff = s.values_in_keys ? it.g * dk : it.g * dv;
+
+  // The keys as segments in position order; short runs gathered.
+  ts.segs.clear();
+  int64_t ng = 0, cols = 0;
+  const KeySpan* spans = p.spans->data();
+  for (int64_t si = it.span0; si < it.span1; ++si) {
+    for (int64_t k0 = spans[si].begin; k0 < spans[si].end;) {
+      const int64_t n = std::min<int64_t>(spans[si].end, (k0 / kPage + 1) * kPage) - k0;
+      if (n >= kGatherBelow) {
+        ts.segs.push_back({k0, n, -1, cols});
+      } else {
+        if (ts.segs.empty() || ts.segs.back().g0 < 0) ts.segs.push_back({0, 0, ng, cols});
+        ts.segs.back().n += n;
+        ts.gpos.resize(ng + n);
+        ts.gk.resize((ng + n) * dk);
+        if (!s.values_in_keys) ts.gv.resize((ng + n) * dv);
+        for (int64_t k = k0; k < k0 + n; ++k, ++ng) {
+          std::memcpy(ts.gk.data() + ng * dk, p.kv->k(p.layer, run.seq, k) + koff, dk * sizeof(float));
+          if (!s.values_in_keys) {
+            std::memcpy(ts.gv.data() + ng * dv, p.kv->v(p.layer, run.seq, k) + voff, dv * sizeof(float));
+          }
+          ts.gpos[ng] = static_cast<int32_t>(k);
+        }
+      }
+      cols += n;
+      k0 += n;
+    }
+  }
+  auto keys = [&](const Segment& g, const float*& krow, const float*& vrow, int64_t& kstride, int64_t& vstride) {
+    if (g.g0 < 0) {
+      krow = p.kv->k(p.layer, run.seq, g.k0) + koff;
+      vrow = (s.values_in_keys ? p.kv->k(p.layer, run.seq, g.k0) : p.kv->v(p.layer, run.seq, g.k0)) + voff;
+      kstride = vstride = stride;
+    } else {
+      krow = ts.gk.data() + g.g0 * dk;
+      vrow = s.values_in_keys ? krow : ts.gv.data() + g.g0 * dv;
+      kstride = dk;
+      vstride = s.values_in_keys ? dk : dv;
+    }
+  };
+
+  ts.s.resize(M * cols);
+  for (const Segment& g : ts.segs) {
+    const float *krow, *vrow;
+    int64_t kstride, vstride;
+    keys(g, krow, vrow, kstride, vstride);
+    attn_scores_exact(ts.q.data(), M, M, krow, kstride, g.n, dk, ts.s.data() + g.col, cols);
+  }
+  for (int64_t t = 0; t < it.nt; ++t) {
+    for (int64_t h = 0; h < G; ++h) {
+      float* r = ts.s.data() + (t * G + h) * cols;
+      for (int64_t j = 0; j < cols; ++j) r[j] *= s.scale;
+      for (const Segment& g : ts.segs) {
+        for (int64_t j = 0; j < g.n; ++j) {
+          const int64_t at = g.g0 < 0 ? g.k0 + j : ts.gpos[g.g0 + j];
+          if (at > pos[t]) r[g.col + j] = -INFINITY;
+        }
+      }
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < cols; ++j) mx = std::max(mx, r[j]);
+      double sum = 0;
+      for (int64_t j = 0; j < cols; ++j) {
+        r[j] = std::exp(r[j] - mx);
+        sum += r[j];
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t j = 0; j < cols; ++j) r[j] *= inv;
+    }
+  }
+  ts.od.assign(M * dv, 0.0);
+  for (const Segment& g : ts.segs) {
+    const float *krow, *vrow;
+    int64_t kstride, vstride;
+    keys(g, krow, vrow, kstride, vstride);
+    attn_values_exact(ts.s.data() + g.col, cols, M, vrow, vstride, g.n, dv, ts.od.data(), dv);
+  }
+  for (int64_t t = 0; t < it.nt; ++t) {
+    for (int64_t h = 0; h < G; ++h) {
+      float* dst = p.out + (run.b0 + it.t0 + t) * od + (it.g * G + h) * dv;
+      const double* o = ts.od.data() + (t * G + h) * dv;
+      for (int64_t d = 0; d < dv; ++d) dst[d] = static_cast<float>(o[d]);
+    }
+  }
+}
+
 int64_t span_keys(const std::vector<KeySpan>& spans, int64_t s0, int64_t s1) {
   int64_t n = 0;
   for (int64_t i = s0; i < s1; ++i) n += spans[i].end - spans[i].begin;
@@ -304,6 +427,10 @@ void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const G
     thread_local TileScratch ts;
     const Item& it = work[w];
     const int64_t off = it.part >= 0 ? it.part * max_rows : 0;
+    if (it.part < 0 && span_keys(spans, it.span0, it.span1) <= kExactMaxKeys) {
+      run_tile_exact(plan, runs[it.run], it, ts);
+      return;
+    }
     run_tile(plan, runs[it.run], it, ts, o_parts.data() + off * s.head_dim_v, m_parts.data() + off,
              l_parts.data() + off);
   });

@@ -12,33 +12,58 @@
 namespace moerun {
 
 void hadamard_inplace(float* x, int64_t n) {
-  // Butterflies over strides 1, 2, 4, ...: H_n = H_2 (x) H_(n/2), Sylvester order.
+  // llama.cpp multiplies by the orthonormal Sylvester matrix, entries
+  // +-(1/sqrtf(n)) in float: each product c * x_j rounds to float, then a
+  // row sums them in double. Here the products are formed the same way and
+  // summed by butterflies in double: a sum of n floats this size is exact
+  // in double whatever the order (unless the values span more than ~2^22),
+  // so both round to the same float.
+  const float c = static_cast<float>(1.0 / std::sqrt(static_cast<float>(n)));
+  thread_local std::vector<double> t;
+  t.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) t[i] = static_cast<double>(c * x[i]);
   for (int64_t h = 1; h < n; h *= 2) {
     for (int64_t i = 0; i < n; i += 2 * h) {
       for (int64_t j = i; j < i + h; ++j) {
-        const float a = x[j], b = x[j + h];
-        x[j] = a + b;
-        x[j + h] = a - b;
+        const double a = t[j], b = t[j + h];
+        t[j] = a + b;
+        t[j + h] = a - b;
       }
     }
   }
-  const float norm = 1.0f / std::sqrt(static_cast<float>(n));
-  for (int64_t i = 0; i < n; ++i) x[i] *= norm;
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(t[i]);
 }
 
 void layer_norm(const float* x, const float* w, const float* b, float* y, int64_t n, float eps) {
-  double mean = 0;
-  for (int64_t i = 0; i < n; ++i) mean += x[i];
-  mean /= static_cast<double>(n);
-  double var = 0;
-  for (int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
-  var /= static_cast<double>(n);
-  const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
-  for (int64_t i = 0; i < n; ++i) {
-    float v = static_cast<float>(x[i] - mean) * inv;
-    if (w != nullptr) v *= w[i];
-    if (b != nullptr) v += b[i];
+  // ggml_norm as its portable build runs it: the sum in double rounded to
+  // float, a float mean, then the squares of x - mean added four at a time
+  // in float ((s0 + s1) + (s2 + s3), its SSE2 loop) into a double.
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  const float mean = static_cast<float>(sum) / static_cast<float>(n);
+  double acc = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    float s[4];
+    for (int j = 0; j < 4; ++j) {
+      const float v = x[i + j] - mean;
+      y[i + j] = v;
+      s[j] = v * v;
+    }
+    acc += static_cast<double>((s[0] + s[1]) + (s[2] + s[3]));
+  }
+  for (; i < n; ++i) {
+    const float v = x[i] - mean;
     y[i] = v;
+    acc += static_cast<double>(v * v);
+  }
+  const float variance = static_cast<float>(acc / static_cast<double>(n));
+  const float scale = 1.0f / std::sqrt(variance + eps);
+  for (int64_t j = 0; j < n; ++j) {
+    float v = y[j] * scale;
+    if (w != nullptr) v *= w[j];
+    if (b != nullptr) v += b[j];
+    y[j] = v;
   }
 }
 
@@ -58,13 +83,19 @@ struct Scorer {
   // for positions [p0, p1), a page at a time: one small GEMM of the heads
   // against the page's keys, then the weighted ReLU sum over the heads (in
   // head order, as the reference sums).
+  // The head dots in ggml's order (attn_scores_exact, as its F32 matmul):
+  // a score a last bit apart can swap two keys at the top-k cut.
   void score(const float* q, const float* w, int32_t seq, int64_t p0, int64_t p1, float* out,
              std::vector<float>& tmp) const {
     const int64_t H = s->n_head, D = s->head_dim;
-    tmp.resize(H * kPage);
+    tmp.resize(H * kPage + D * H);
+    float* qt = tmp.data() + H * kPage;
+    for (int64_t h = 0; h < H; ++h) {
+      for (int64_t d = 0; d < D; ++d) qt[d * H + h] = q[h * D + d];
+    }
     for (int64_t k0 = p0; k0 < p1;) {
       const int64_t n = std::min(p1, (k0 / kPage + 1) * kPage) - k0;
-      gemm_nt_f32(q, D, H, kv->k(layer, seq, k0) + key_offset, kv->row_stride(), n, D, tmp.data(), kPage);
+      attn_scores_exact(qt, H, H, kv->k(layer, seq, k0) + key_offset, kv->row_stride(), n, D, tmp.data(), kPage);
       // Head by head over the page's keys (the loop the compiler vectorises);
       // each key still sums its heads in order.
       float* o = out + (k0 - p0);

@@ -81,8 +81,10 @@ void route(const RouterConfig& cfg, const float* logits, int64_t B, int32_t* ids
     top_k_indices(sel.data(), n, k, out, idx);
     for (int64_t j = 0; j < k; ++j) w[j] = probs[out[j]];
     if (cfg.norm_weights) {
-      float sum = 0;
-      for (int64_t j = 0; j < k; ++j) sum += w[j];
+      // Summed in double and rounded once, as ggml_sum_rows does.
+      double sum_d = 0;
+      for (int64_t j = 0; j < k; ++j) sum_d += w[j];
+      float sum = static_cast<float>(sum_d);
       // llama.cpp clamps the sum at the smallest normal f16 so a row of
       // all-zero weights cannot divide by zero.
       sum = std::max(sum, 6.103515625e-5f);
@@ -213,12 +215,10 @@ void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* 
                      (shared == nullptr || (shared->gate.type == ex.gate.type && shared->up.type == ex.gate.type));
   if (decode) {
     moe_decode(ex, shared, x, B, k, s);
-    if (shared != nullptr) add_inplace(y, s.ys.data(), B * E);
   } else {
     if (shared != nullptr) {
       s.ys.resize(static_cast<size_t>(B * E));
       swiglu_ffn(shared->gate, shared->up, shared->down, x, B, s.ys.data(), s.ffn);
-      add_inplace(y, s.ys.data(), B * E);
     }
     // Each expert's tokens gathered into consecutive rows.
     s.xe.resize(static_cast<size_t>(B * k * E));
@@ -248,6 +248,8 @@ void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* 
   } else {
     parallel_for(B, add_token);
   }
+  // The shared expert last: llama.cpp adds it to the routed sum.
+  if (shared != nullptr) add_inplace(y, s.ys.data(), B * E);
   if (stats != nullptr) {
     for (int32_t e : s.active) {
       const TensorView g = ex.gate.slice(e), u = ex.up.slice(e), d = ex.down.slice(e);

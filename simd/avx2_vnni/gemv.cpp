@@ -4,6 +4,7 @@
 #include "simd/avx2/q4_k_gemv_impl.h"
 #include "simd/avx2/q6_k_gemv_impl.h"
 #include "simd/avx2/q_legacy_gemv_impl.h"
+#include "simd/q8_0_exact_rows.h"
 
 #if !defined(__AVXVNNI__)
 #error "simd/avx2_vnni/ must be compiled with -mavxvnni (simd/isa_flags.cmake)"
@@ -15,6 +16,7 @@ void fill_avx2_vnni_gemv(KernelTable& t) {
   install_legacy_gemv(t);
   install_q4_k_gemv(t);
   install_q6_k_gemv(t);
+  install_q8_0_exact(t);  // last: every Q8_0 kernel in ggml's order
 }
 
 }  // namespace moerun

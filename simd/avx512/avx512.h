@@ -16,5 +16,7 @@ void fill_avx512_kquants(KernelTable& t);
 void fill_avx512_k_gemv(KernelTable& t);
 void fill_avx512_float(KernelTable& t);
 void fill_avx512_quantize(KernelTable& t);
+void fill_avx512_q8_0_exact(KernelTable& t);
+void fill_avx512_exact_attn(KernelTable& t);
 
 }  // namespace moerun

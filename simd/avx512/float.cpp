@@ -1,6 +1,9 @@
 // AVX-512 kernels for float weights (F32, F16, BF16 x the same activation
 // format, as llama.cpp pairs them) and the xsimd float ops for this ISA.
-// Sums are f32 fma chains (the scalar reference sums in double).
+// As ggml's portable dot: each product rounded to float, the products summed
+// in double. In double a sum of a few thousand such products is exact unless
+// their magnitudes span more than ~2^29, so the lane order here gives the
+// scalar reference's sequential sum to the last bit (and so llama.cpp's).
 // GCC 12's AVX-512 headers read a deliberately undefined vector in
 // _mm512_reduce_* and _mm512_cvtph_ps, which -Wuninitialized flags at every
 // use; the value never reaches a result.
@@ -38,7 +41,7 @@ struct LoadBF16 {  // bf16 is the top half of an f32
 template <class L>
 struct FloatTile {
   static constexpr int kGemvRows = 4;
-  static constexpr int kGemmRows = 4;
+  static constexpr int kGemmRows = 2;
   static constexpr int kGemmCols = 4;
 
   template <int NR, int NC>
@@ -47,9 +50,9 @@ struct FloatTile {
     const uint8_t* a[NC];
     for (int r = 0; r < NR; ++r) w[r] = p.w + (r0 + r) * p.w_stride;
     for (int c = 0; c < NC; ++c) a[c] = p.a + (c0 + c) * p.a_stride;
-    __m512 acc[NR][NC];
+    __m512d acc[NR][NC][2];
     for (auto& row : acc)
-      for (auto& v : row) v = _mm512_setzero_ps();
+      for (auto& v : row) v[0] = v[1] = _mm512_setzero_pd();
     for (int64_t i = 0; i < p.K; i += 16) {
       const __mmask16 m = p.K - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (p.K - i)) - 1);
       tiles::prefetch_next_tile<NR, NC>(p, r0, i * L::kBytes, 16 * L::kBytes);
@@ -57,12 +60,19 @@ struct FloatTile {
       for (int c = 0; c < NC; ++c) av[c] = L::load(a[c], i, m);
       for (int r = 0; r < NR; ++r) {
         const __m512 wv = L::load(w[r], i, m);
-        for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_fmadd_ps(wv, av[c], acc[r][c]);
+        for (int c = 0; c < NC; ++c) {
+          const __m512 prod = _mm512_mul_ps(wv, av[c]);
+          acc[r][c][0] = _mm512_add_pd(acc[r][c][0], _mm512_cvtps_pd(_mm512_castps512_ps256(prod)));
+          acc[r][c][1] = _mm512_add_pd(
+              acc[r][c][1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(prod), 1))));
+        }
       }
     }
     for (int c = 0; c < NC; ++c) {
       float* y = tiles::out_row(p, c0 + c) + r0;
-      for (int r = 0; r < NR; ++r) y[r] = _mm512_reduce_add_ps(acc[r][c]);
+      for (int r = 0; r < NR; ++r) {
+        y[r] = static_cast<float>(_mm512_reduce_add_pd(_mm512_add_pd(acc[r][c][0], acc[r][c][1])));
+      }
     }
   }
 };
@@ -85,7 +95,9 @@ void fill_Avx512(KernelTable& t) {
   fill_avx512_kquants(t);
   fill_avx512_k_gemv(t);  // after: replaces the K-quant GEMVs
   fill_avx512_float(t);
+  fill_avx512_exact_attn(t);
   fill_avx512_quantize(t);
+  fill_avx512_q8_0_exact(t);  // last: replaces every Q8_0 weight kernel
 }
 
 }  // namespace moerun

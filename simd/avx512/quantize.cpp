@@ -1,8 +1,8 @@
 // AVX-512 activation quantizers (f32 -> Q8_0, Q8_1, Q8_K, F16, BF16),
 // bit-identical to the scalar ones in quant/ (quantize_row_q8_0_act etc.;
 // tests/simd checks every byte): the same f32 operations in the same order;
-// Q8_0/Q8_1/Q8_K levels round to nearest even (lrint) via vcvtps2dq under the
-// default MXCSR mode.
+// Q8_0/Q8_1 levels are roundf(x * (1 / d)) (half away from zero), Q8_K's
+// round to nearest even (lrint) via vcvtps2dq under the default MXCSR mode.
 // GCC 12's AVX-512 headers read a deliberately undefined vector in
 // _mm512_reduce_* and _mm512_cvtph_ps, which -Wuninitialized flags at every
 // use; the value never reaches a result.
@@ -21,15 +21,25 @@
 namespace moerun {
 namespace {
 
+// roundf on 16 lanes: truncate, then step away from zero where the part
+// cut off is at least a half (v - trunc(v) is exact below 2^23).
+inline __m512i round_away(__m512 v) {
+  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
+  const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+  return _mm512_cvttps_epi32(_mm512_mask_add_ps(t, up, t, one));
+}
+
 // One 32-value block: stores the levels, returns their sum; *d_out = d.
 inline int q8_block(const float* src, int8_t* qs, float* d_out) {
   const __m512 x0 = _mm512_loadu_ps(src), x1 = _mm512_loadu_ps(src + 16);
   const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
   const float d = amax / 127;
-  const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
   const __m512 vid = _mm512_set1_ps(id);
-  const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, vid));
-  const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, vid));
+  const __m512i q0 = round_away(_mm512_mul_ps(x0, vid));
+  const __m512i q1 = round_away(_mm512_mul_ps(x1, vid));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtepi32_epi8(q0));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtepi32_epi8(q1));
   *d_out = d;

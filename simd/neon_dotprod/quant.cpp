@@ -2,6 +2,7 @@
 // compiled with +dotprod. Float ops are inherited from the neon row.
 #include "simd/neon/neon.h"
 #include "simd/neon/quant_impl.h"
+#include "simd/q8_0_exact_rows.h"
 
 #if !defined(__ARM_FEATURE_DOTPROD)
 #error "simd/neon_dotprod/ must be compiled with +dotprod (simd/isa_flags.cmake)"
@@ -9,6 +10,9 @@
 
 namespace moerun {
 
-void fill_NeonDotprod(KernelTable& t) { install_neon(t); }
+void fill_NeonDotprod(KernelTable& t) { 
+  install_neon(t);
+  install_q8_0_exact(t);  // every Q8_0 kernel in ggml's order
+}
 
 }  // namespace moerun

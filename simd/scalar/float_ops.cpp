@@ -85,6 +85,33 @@ void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, fl
   }
 }
 
+// Every lane order here is ggml's: per score, d ascending; per output
+// element, j ascending. Products are rounded to float before the double add.
+void attn_scores_exact(const float* qt, int64_t ldqt, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D,
+                       float* s, int64_t lds) {
+  for (int64_t j = 0; j < N; ++j) {
+    const float* kj = k + j * ldk;
+    for (int64_t i = 0; i < M; ++i) {
+      double acc = 0;
+      for (int64_t d = 0; d < D; ++d) acc += static_cast<double>(qt[d * ldqt + i] * kj[d]);
+      s[i * lds + j] = static_cast<float>(acc);
+    }
+  }
+}
+
+void attn_values_exact(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
+                       double* o, int64_t ldo) {
+  for (int64_t i = 0; i < M; ++i) {
+    double* oi = o + i * ldo;
+    for (int64_t j = 0; j < N; ++j) {
+      const float pj = p[i * ldp + j];
+      if (pj == 0.0f) continue;  // adds +-0: no change
+      const float* vj = v + j * ldv;
+      for (int64_t d = 0; d < D; ++d) oi[d] += static_cast<double>(pj * vj[d]);
+    }
+  }
+}
+
 namespace {
 
 // YaRN ramp between the dimensions that rotate fast (kept) and slow
@@ -103,10 +130,13 @@ void rope_inplace(float* x, int64_t pos, const RopeParams& p) {
     corr_hi = std::fmin(static_cast<float>(p.n_rot - 1),
                         std::ceil(yarn_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_slow, p.base)));
   }
-  for (int64_t i = 0; i < half; ++i) {
-    const float theta_extrap = static_cast<float>(pos) *
-                               std::pow(p.base, -2.0f * static_cast<float>(i) / static_cast<float>(p.n_rot)) /
-                               (p.freq_factors != nullptr ? p.freq_factors[i] : 1.0f);
+  // theta_i = pos * base^(-2i/n_rot) by repeated multiplication, in float,
+  // as ggml's rope cache does: a closed-form pow differs in the last bits,
+  // and a last bit can move a level of the next int8 quantization.
+  const float theta_scale = std::pow(p.base, -2.0f / static_cast<float>(p.n_rot));
+  float theta_base = static_cast<float>(pos);
+  for (int64_t i = 0; i < half; ++i, theta_base *= theta_scale) {
+    const float theta_extrap = theta_base / (p.freq_factors != nullptr ? p.freq_factors[i] : 1.0f);
     const float theta_interp = p.freq_scale * theta_extrap;
     float theta = theta_interp;
     float mscale = p.attn_factor;

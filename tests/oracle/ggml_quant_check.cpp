@@ -2,10 +2,9 @@
 // ggml of the llama.cpp oracle (DESIGN.md §7). Built by tests/oracle/setup.sh
 // with moerun's quant/*.cpp and linked against libggml-base; the CPU backend
 // (for vec_dot and the activation quantizers) is opened at run time from the
-// library folder next to libggml-base.so: the variant llama.cpp itself loads
-// on this machine (the libggml-cpu-*.so with the highest ggml_backend_score,
-// as ggml_backend_load_best picks), or libggml-cpu-$GGML_QUANT_CHECK_CPU.so
-// (e.g. x64, haswell) when that is set.
+// library folder next to libggml-base.so: the variant the oracle runs, the
+// portable libggml-cpu-x64.so, or libggml-cpu-$MOERUN_ORACLE_CPU.so (e.g.
+// haswell; "best": the one llama.cpp itself would load on this machine).
 //
 // For every format in quant/formats.def it checks, on random data:
 //   layout    ggml_type_size / ggml_blck_size / ggml_type_name
@@ -18,7 +17,7 @@
 //             activation formats (what llama.cpp runs on activations) and
 //             moerun's quantize_act, on the quant rows plus rows whose
 //             values sit next to a rounding boundary (x * 127 / amax near
-//             k + 1/2), where the x86 builds' rounding differs from _ref
+//             k + 1/2), where the AVX builds' rounding differs from _ref
 //   vec_dot   |ours - ggml's| <= 1e-5 * |w| |a| on the same quantized rows
 // and bitwise f16/bf16 conversions (all f16 values, random f32 patterns).
 //
@@ -96,10 +95,11 @@ bool load_cpu_backend() {
   }
   std::string dir = info.dli_fname;
   dir = dir.substr(0, dir.find_last_of('/') + 1);
-  const char* variant = std::getenv("GGML_QUANT_CHECK_CPU");
-  const std::string name = variant != nullptr
-                               ? std::string("libggml-cpu-") + variant + ".so"
-                               : best_cpu_variant(dir);
+  // The variant the oracle runs (llama_oracle.cpp): the portable x64 one
+  // unless MOERUN_ORACLE_CPU names another, or "best".
+  const char* env = std::getenv("MOERUN_ORACLE_CPU");
+  const std::string variant = env != nullptr && *env != '\0' ? env : "x64";
+  const std::string name = variant != "best" ? "libggml-cpu-" + variant + ".so" : best_cpu_variant(dir);
   if (name.empty()) {
     std::fprintf(stderr, "no libggml-cpu-*.so in %s runs on this CPU\n", dir.c_str());
     return false;

@@ -95,16 +95,27 @@ int parse_int(const std::string& opt, const std::string& v) {
   return out;
 }
 
-// The CPU backends are separate libraries (one per ISA level) loaded at run time; ggml picks
-// the best one this CPU supports. They sit next to libllama, so ask the loader where that is
-// rather than trusting the working directory.
+// The CPU backends are separate libraries (one per ISA level) loaded at run time. The oracle
+// runs the portable one (libggml-cpu-x64.so: ggml's generic C kernels, no SIMD), which
+// computes the same bits on every x86-64 machine; each AVX variant sums in its own lane
+// order, and a tiny MoE turns a last-bit difference into a different expert or int8 level.
+// MOERUN_ORACLE_CPU names another variant (haswell, zen4, ...) or "best" (ggml's own pick).
+// They sit next to libllama, so ask the loader where that is rather than trusting the
+// working directory.
 void load_backends() {
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(&llama_backend_init), &info) == 0 || info.dli_fname == nullptr)
     throw RunError("cannot locate libllama to find the CPU backends");
   std::string lib = info.dli_fname;
   std::string dir = dirname(lib.data());
-  ggml_backend_load_all_from_path(dir.c_str());
+  const char* env = std::getenv("MOERUN_ORACLE_CPU");
+  const std::string variant = env != nullptr && *env != '\0' ? env : "x64";
+  if (variant != "best") {
+    std::string path = dir + "/libggml-cpu-" + variant + ".so";
+    if (ggml_backend_load(path.c_str()) == nullptr) throw RunError("cannot load the CPU backend " + path);
+  } else {
+    ggml_backend_load_all_from_path(dir.c_str());
+  }
   if (ggml_backend_dev_count() == 0) throw RunError("no ggml backend could be loaded from " + dir);
   if (g_verbose) {
     for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
@@ -302,6 +313,23 @@ int cmd_logits(const Options& o) {
   cp.type_k = GGML_TYPE_F32;
   cp.type_v = GGML_TYPE_F32;
   cp.no_perf = true;
+  // MOERUN_ORACLE_DUMP=DIR: every F32 tensor the graph computes, as DIR/<name>.f32 (raw
+  // floats, ggml order), for finding the op where two engines part.
+  if (const char* dump = std::getenv("MOERUN_ORACLE_DUMP"); dump != nullptr && *dump != '\0') {
+    static std::string dump_dir;
+    dump_dir = dump;
+    cp.cb_eval = [](ggml_tensor* t, bool ask, void*) -> bool {
+      if (ask) return true;
+      if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t)) return true;
+      std::string name = t->name;
+      for (char& c : name) {
+        if (c == '/' || c == ' ') c = '_';
+      }
+      std::ofstream f(dump_dir + "/" + name + ".f32", std::ios::binary);
+      f.write(static_cast<const char*>(t->data), static_cast<std::streamsize>(ggml_nbytes(t)));
+      return true;
+    };
+  }
   cp.embeddings = false;
   ContextPtr ctx(llama_init_from_model(model.get(), cp));
   if (!ctx) throw RunError("llama.cpp could not create a context");

@@ -166,43 +166,38 @@ TEST_CASE("quant known: q8_0 rounds ties away from zero (roundf)") {
   CHECK(b.qs[3] == 1);
 }
 
-TEST_CASE("quant known: q8_0 activations round x * (127 / amax) half to even") {
-  // amax 127: both multipliers are exactly 1, so only the tie rule differs
-  // from the weight quantizer above: 2.5 -> 2, -3.5 -> -4, 0.5 -> 0.
+TEST_CASE("quant known: q8_0 activations round x / d half away from zero, as ggml's portable build") {
+  // amax 127: d = 1, so only the tie rule shows: 2.5 -> 3, -3.5 -> -4,
+  // 0.5 -> 1 (an AVX build of llama.cpp gives 2, -4 and 0).
   float x[32] = {};
   x[0] = 127.0f;
   x[1] = 2.5f;
   x[2] = -3.5f;
   x[3] = 0.5f;
   BlockQ8_0 b{};
-  quantize_row_q8_0_act(x, &b, 32);
+  format_traits(QType::Q8_0).quantize_act(x, &b, 32);
   CHECK(b.d == 0x3C00);
   CHECK(b.qs[0] == 127);
-  CHECK(b.qs[1] == 2);
+  CHECK(b.qs[1] == 3);
   CHECK(b.qs[2] == -4);
-  CHECK(b.qs[3] == 0);
-  // amax 17: 1 / (17/127) rounds to 7.47058868 but 127/17 to 7.47058821, and
-  // x = 0x1.122448p-4 sits right at level 0.5: x * (1/d) = 0.5 exactly (the
-  // weight quantizer gives 1), x * (127/17) = 0.49999997 (0 here).
+  CHECK(b.qs[3] == 1);
+  // amax 17: 1 / (17/127) rounds to 7.47058868 (127/17 would give
+  // 7.47058821), so x = 0x1.122448p-4 lands exactly on 0.5: level 1.
   x[0] = 17.0f;
   x[1] = 0x1.122448p-4f;
   x[2] = -0x1.122448p-4f;
   x[3] = 0.0f;
-  quantize_row_q8_0_act(x, &b, 32);
+  format_traits(QType::Q8_0).quantize_act(x, &b, 32);
   CHECK(b.qs[0] == 127);
-  CHECK(b.qs[1] == 0);
-  CHECK(b.qs[2] == 0);
-  BlockQ8_0 w{};
-  quantize_row_q8_0(x, &w, 32);
-  CHECK(w.d == b.d);
-  CHECK(w.qs[1] == 1);
-  CHECK(w.qs[2] == -1);
+  CHECK(b.qs[1] == 1);
+  CHECK(b.qs[2] == -1);
   // The same block as Q8_1: same levels, and s from them.
   BlockQ8_1 b1{};
-  quantize_row_q8_1_act(x, &b1, 32);
+  format_traits(QType::Q8_1).quantize_act(x, &b1, 32);
   CHECK(b1.d == b.d);
   CHECK(b1.qs[0] == 127);
-  CHECK(b1.qs[1] == 0);
+  CHECK(b1.qs[1] == 1);
+  CHECK(b1.qs[2] == -1);
   CHECK(b1.s == f32_to_f16(127 * (17.0f / 127)));
 }
 

@@ -51,11 +51,10 @@ TEST_CASE("quant registry: every ggml format in formats.def order") {
     CHECK(f.vec_dot_type == e.vec_dot_type);
     CHECK((f.dequantize != nullptr));
     CHECK((f.quantize != nullptr));
-    // Only Q8_0/Q8_1 activations round differently from the _ref quantizer
-    // (quant/q8_0.h); every other format runs its weight quantizer on them.
-    const bool own_act = e.type == QType::Q8_0 || e.type == QType::Q8_1;
+    // Activations are quantized as weights are, as ggml's portable build
+    // does (quant/q8_0.h).
     CHECK((f.quantize_act != nullptr));
-    CHECK((f.quantize_act != f.quantize) == own_act);
+    CHECK((f.quantize_act == f.quantize));
     CHECK((f.vec_dot != nullptr));
     CHECK(f.round_trip_budget >= 0.0);
     CHECK(f.round_trip_budget < 0.2);

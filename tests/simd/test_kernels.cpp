@@ -336,6 +336,101 @@ TEST_CASE("simd: the attention GEMMs (q k^T, o += p v) match the scalar ones") {
   }
 }
 
+TEST_CASE("simd: Q8_0 and float-weight matmuls are bit-identical to the scalar reference on every ISA") {
+  // ggml's portable order (issue 14): any other float order moves a tiny
+  // model's next int8 level now and then, so equality, not a tolerance.
+  const KernelTable& ref = kernel_table(Isa::Scalar);
+  std::mt19937 rng(77);
+  constexpr int64_t N = 37;  // rows past two 16-row tiles
+  constexpr int64_t kMaxB = 17;
+  for (Isa isa : runnable_isas()) {
+    const KernelTable& kt = kernel_table(isa);
+    for (QType t : {QType::Q8_0, QType::F32, QType::F16, QType::BF16}) {
+      const FormatTraits& wf = format_traits(t);
+      const FormatTraits& af = format_traits(wf.vec_dot_type);
+      for (int64_t K : {int64_t{32}, int64_t{9 * 32}, int64_t{65 * 32}, int64_t{131 * 32}}) {
+        CAPTURE(std::string(kt.name));
+        CAPTURE(std::string(wf.name));
+        CAPTURE(K);
+        const Quantized w = quantize_rows(wf, random_rows(rng, N, K), N, K);
+        const Quantized a = quantize_rows(af, random_rows(rng, kMaxB, K), kMaxB, K);
+        const FormatKernels& fk = kt.of(t);
+        for (int64_t b = 0; b < kMaxB; ++b) {
+          for (int64_t n = 0; n < N; ++n) {
+            const float want = ref.of(t).dot(K, w.bytes.data() + n * w.row, a.bytes.data() + b * a.row);
+            REQUIRE(fk.dot(K, w.bytes.data() + n * w.row, a.bytes.data() + b * a.row) == want);
+          }
+        }
+        for (int64_t B : {int64_t{1}, int64_t{2}, int64_t{5}, int64_t{13}, kMaxB}) {
+          CAPTURE(B);
+          std::vector<float> want(N * B), got(N * B, NAN);
+          MatmulArgs p;
+          p.K = K;
+          p.w = w.bytes.data();
+          p.w_stride = w.row;
+          p.N = N;
+          p.a = a.bytes.data();
+          p.a_stride = a.row;
+          p.B = B;
+          p.ldy = N;
+          p.y = want.data();
+          ref.of(t).gemm(p);
+          p.y = got.data();
+          (B == 1 ? fk.gemv : fk.gemm)(p);
+          for (int64_t i = 0; i < N * B; ++i) REQUIRE(got[i] == want[i]);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("simd: the exact attention products follow ggml's order on every ISA") {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (int64_t M : {1, 4, 16, 17, 64}) {
+    for (int64_t N : {1, 3, 4, 9}) {
+      for (int64_t D : {1, 16, 33, 576}) {
+        CAPTURE(M);
+        CAPTURE(N);
+        CAPTURE(D);
+        const int64_t ldk = D + 5, lds = N + 2, ldv = D + 7, ldo = D + 1;
+        std::vector<float> qt(D * M), k(N * ldk), p(M * lds), v(N * ldv);
+        for (auto* x : {&qt, &k, &p, &v})
+          for (float& e : *x) e = nd(rng);
+        // The definition, written out: d (or j) in order, float products, double sums.
+        std::vector<float> want_s(M * lds, 0.f);
+        std::vector<double> want_o(M * ldo, 0.5);
+        for (int64_t i = 0; i < M; ++i) {
+          for (int64_t j = 0; j < N; ++j) {
+            double acc = 0;
+            for (int64_t d = 0; d < D; ++d) acc += static_cast<double>(qt[d * M + i] * k[j * ldk + d]);
+            want_s[i * lds + j] = static_cast<float>(acc);
+          }
+          for (int64_t d = 0; d < D; ++d) {
+            double acc = want_o[i * ldo + d];
+            for (int64_t j = 0; j < N; ++j) acc += static_cast<double>(p[i * lds + j] * v[j * ldv + d]);
+            want_o[i * ldo + d] = acc;
+          }
+        }
+        for (Isa isa : runnable_isas()) {
+          const FloatKernels& f = kernel_table(isa).f;
+          CAPTURE(std::string(kernel_table(isa).name));
+          std::vector<float> s(M * lds, 0.f);
+          f.attn_scores_exact(qt.data(), M, M, k.data(), ldk, N, D, s.data(), lds);
+          for (int64_t i = 0; i < M; ++i) {
+            for (int64_t j = 0; j < N; ++j) REQUIRE(s[i * lds + j] == want_s[i * lds + j]);
+          }
+          std::vector<double> o(M * ldo, 0.5);
+          f.attn_values_exact(p.data(), lds, M, v.data(), ldv, N, D, o.data(), ldo);
+          for (int64_t i = 0; i < M; ++i) {
+            for (int64_t d = 0; d < D; ++d) REQUIRE(o[i * ldo + d] == want_o[i * ldo + d]);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("simd: the online softmax block matches the scalar one") {
   std::mt19937 rng(13);
   std::normal_distribution<float> nd(0.f, 3.f);

@@ -1,0 +1,198 @@
+// AVX-512 VNNI GEMV and GEMM for Q8_0 weights x Q8_0 activations whose
+// floats are bit-identical to the scalar reference (quant/q8_0.h), which is
+// ggml's portable dot: per row, blocks in order, sum += sumi * (dw * da).
+//
+// Why: a tiny MoE is so sensitive that a last-bit difference in one matmul
+// output moves a level of the next int8 activation quantization, or a routing
+// choice, and the logits then differ from llama.cpp's by KL ~1e-4..1e-2. The
+// integer block sums are exact in any order; the float multiply and add per
+// block are not, so they must run in ggml's order, one block after another.
+//
+// How: lanes are weight rows. A tile is 16 rows; for each block the 16 rows'
+// 32 bytes are loaded and transposed so that zmm k holds dword k of every
+// row (8 zmm). Then, per activation column, 8 vpdpbusd with the column's
+// dword k broadcast leave each row's whole block sum in its own lane, and
+// one convert, multiply and add apply the block in order. The transpose
+// (~32 shuffles per block and 16 rows) is shared by every column of the
+// tile, so a GEMM pays ~12 ops per column, block and 16 rows; the decode
+// GEMV pays the transpose for its one column but stays under the memory
+// stream. Weights are unsigned (q ^ 0x80 = q + 128), so each column's block
+// starts from -128 * sum(a), prepared once per pass.
+// Exactness of the int32 sums: |sum (q + 128) a| <= 32 * 255 * 128 < 2^21.
+// GCC 12's AVX-512 headers read a deliberately undefined vector in
+// _mm512_cvtph_ps, which -Wuninitialized flags; the value never reaches a
+// result.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "quant/q8_0.h"
+#include "simd/avx512/avx512.h"
+#include "simd/tile_driver.h"
+
+namespace moerun {
+namespace {
+
+constexpr int kRows = 16;        // weight rows per tile: one per lane
+constexpr int kMaxCols = 12;     // activation columns per tile
+constexpr int kPassBlocks = 64;  // blocks per pass over K (2048 weights)
+
+// What one column needs per block of a pass: -128 * sum(a) and a's scale.
+struct ColPrep {
+  int32_t bias[kPassBlocks];
+  float d[kPassBlocks];
+};
+
+void prep(const BlockQ8_0* a, int nblk, ColPrep& out) {
+  const __m256i ones = _mm256_set1_epi8(1);
+  for (int b = 0; b < nblk; ++b) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    // Sum of 32 signed bytes: pairs into int16, then into int32.
+    const __m256i s16 = _mm256_maddubs_epi16(ones, q);
+    const __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    out.bias[b] = -128 * _mm_cvtsi128_si32(s);
+    out.d[b] = f16_to_f32(a[b].d);
+  }
+}
+
+// t[k] = dword k of the 32 level bytes at row[r] + off for the 16 rows, as
+// unsigned bytes (q + 128).
+[[gnu::always_inline]] inline void load_transposed(const uint8_t* const* row, size_t off, __m512i t[8]) {
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i z[8];
+  for (int r = 0; r < 8; ++r) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[r] + off));
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[r + 8] + off));
+    z[r] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), flip);
+  }
+  // Each 256-bit half is an 8 x 8 dword matrix (rows r and r + 8): the
+  // usual unpack transpose, then 128-bit quarters regrouped by vpermt2q.
+  __m512i u[8];
+  for (int i = 0; i < 4; ++i) {
+    u[2 * i] = _mm512_unpacklo_epi32(z[2 * i], z[2 * i + 1]);
+    u[2 * i + 1] = _mm512_unpackhi_epi32(z[2 * i], z[2 * i + 1]);
+  }
+  __m512i v[8];
+  for (int i = 0; i < 2; ++i) {
+    // rows 4i..4i+3: dwords (0,4), (1,5), (2,6), (3,7) per 128-bit quarter
+    v[4 * i + 0] = _mm512_unpacklo_epi64(u[4 * i], u[4 * i + 2]);
+    v[4 * i + 1] = _mm512_unpackhi_epi64(u[4 * i], u[4 * i + 2]);
+    v[4 * i + 2] = _mm512_unpacklo_epi64(u[4 * i + 1], u[4 * i + 3]);
+    v[4 * i + 3] = _mm512_unpackhi_epi64(u[4 * i + 1], u[4 * i + 3]);
+  }
+  const __m512i lo_idx = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+  const __m512i hi_idx = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+  for (int k = 0; k < 4; ++k) {
+    t[k] = _mm512_permutex2var_epi64(v[k], lo_idx, v[4 + k]);
+    t[k + 4] = _mm512_permutex2var_epi64(v[k], hi_idx, v[4 + k]);
+  }
+}
+
+// Rows [r0, r0 + 16) (fewer at the end: lanes past N repeat row r0 and are
+// never stored) times NC columns from c0, blocks [k0, k0 + nblk); the
+// running sums start from y when k0 > 0, so passes continue ggml's order.
+template <int NC>
+void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int nblk, const ColPrep* cp) {
+  const int nrows = static_cast<int>(std::min<int64_t>(kRows, p.N - r0));
+  const __mmask16 live = static_cast<__mmask16>((1u << nrows) - 1);
+  const uint8_t* row[kRows];
+  alignas(64) int32_t offs[kRows];
+  for (int r = 0; r < kRows; ++r) {
+    const int64_t rr = r < nrows ? r : 0;
+    row[r] = p.w + (r0 + rr) * p.w_stride + k0 * sizeof(BlockQ8_0);
+    offs[r] = static_cast<int32_t>(rr * p.w_stride);
+  }
+  const __m512i vindex = _mm512_load_si512(offs);
+  float* y[NC];
+  __m512 acc[NC];
+  for (int c = 0; c < NC; ++c) {
+    y[c] = tiles::out_row(p, c0 + c) + r0;
+    acc[c] = k0 == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(live, y[c]);
+  }
+  const uint8_t* act[NC];
+  for (int c = 0; c < NC; ++c) act[c] = p.a + (c0 + c) * p.a_stride + k0 * sizeof(BlockQ8_0) + 2;
+  const uint8_t* base = p.w + r0 * p.w_stride + k0 * sizeof(BlockQ8_0);
+  const uint8_t* next = NC == 1 && r0 + 2 * kRows <= tiles::prefetch_rows(p) ? base + kRows * p.w_stride : nullptr;
+  for (int b = 0; b < nblk; ++b) {
+    const size_t off = static_cast<size_t>(b) * sizeof(BlockQ8_0);
+    // The 16 rows' f16 scales: a dword gather (d and the first two levels),
+    // truncated to words.
+    const __m512i dw32 = _mm512_i32gather_epi32(vindex, base + off, 1);
+    const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dw32));
+    if (next != nullptr) {
+      // Decode streams 16 rows at once, and the hardware prefetcher alone
+      // left the GEMV at ~45% of the triad: fetch the next tile's rows at
+      // this K position, a tile (16 rows x the pass) ahead.
+      for (int r = 0; r < kRows; ++r) __builtin_prefetch(next + r * p.w_stride + off, 0, 2);
+    }
+    __m512i t[8];
+    load_transposed(row, off + 2, t);
+    for (int c = 0; c < NC; ++c) {
+      const uint8_t* qa = act[c] + off;
+      __m512i s = _mm512_set1_epi32(cp[c].bias[b]);
+      for (int k = 0; k < 8; ++k) {
+        int32_t ak;
+        std::memcpy(&ak, qa + 4 * k, 4);
+        s = _mm512_dpbusd_epi32(s, t[k], _mm512_set1_epi32(ak));
+      }
+      const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(cp[c].d[b]));
+      acc[c] = _mm512_add_ps(acc[c], _mm512_mul_ps(_mm512_cvtepi32_ps(s), dd));
+    }
+  }
+  for (int c = 0; c < NC; ++c) _mm512_mask_storeu_ps(y[c], live, acc[c]);
+}
+
+template <int NC>
+void cols(const MatmulArgs& p, int64_t c0, int64_t k0, int nblk, ColPrep* cp) {
+  for (int c = 0; c < NC; ++c) {
+    prep(reinterpret_cast<const BlockQ8_0*>(p.a + (c0 + c) * p.a_stride) + k0, nblk, cp[c]);
+  }
+  for (int64_t r0 = 0; r0 < p.N; r0 += kRows) tile<NC>(p, r0, c0, k0, nblk, cp);
+}
+
+template <int NC>
+void cols_rest(const MatmulArgs& p, int64_t c0, int64_t k0, int nblk, ColPrep* cp, int64_t rest) {
+  if constexpr (NC > 0) {
+    if (rest == NC) {
+      cols<NC>(p, c0, k0, nblk, cp);
+      return;
+    }
+    cols_rest<NC - 1>(p, c0, k0, nblk, cp, rest);
+  }
+}
+
+void gemm(const MatmulArgs& p) {
+  const int64_t nb = p.K / BlockQ8_0::kSize;
+  ColPrep cp[kMaxCols];
+  // Passes over K outermost: a pass's rows stay in L2 while every column
+  // tile reads them, and each running sum continues from y.
+  for (int64_t k0 = 0; k0 < nb; k0 += kPassBlocks) {
+    const int nblk = static_cast<int>(std::min<int64_t>(kPassBlocks, nb - k0));
+    int64_t c0 = 0;
+    for (; c0 + kMaxCols <= p.B; c0 += kMaxCols) cols<kMaxCols>(p, c0, k0, nblk, cp);
+    if (c0 < p.B) cols_rest<kMaxCols - 1>(p, c0, k0, nblk, cp, p.B - c0);
+  }
+}
+
+float dot(int64_t n, const void* w, const void* a) { return vec_dot_q8_0_q8_0(n, w, a); }
+
+}  // namespace
+
+void fill_avx512_q8_0_exact(KernelTable& t) {
+  FormatKernels& f = t.fmt[format_index(QType::Q8_0)];
+  f.dot = dot;
+  f.gemv = gemm;
+  f.gemm = gemm;
+  // The packed GEMM sums lanes in its own order; this one serves every B.
+  f.packed_act_bytes = nullptr;
+  f.pack_act = nullptr;
+  f.gemm_packed = nullptr;
+}
+
+}  // namespace moerun
