@@ -67,13 +67,16 @@ struct Run {
 struct Item {
   int64_t run = 0, t0 = 0, nt = 0, g = 0, span0 = 0, span1 = 0;
   int64_t part = -1;
+  int64_t h0 = 0, nh = 0;  // exact tiles: query heads [h0, h0 + nh) of the group (nh 0: all)
 };
 
-// A tile whose keys are not split over threads, up to this many keys,
-// runs in ggml's order (run_tile_exact): every score, then the softmax over
-// the whole row, then the values, each sum in double. Its scores take
-// rows x keys floats (64 x 8192: 2 MiB).
-constexpr int64_t kExactMaxKeys = 8192;
+// A tile of up to this many keys runs in ggml's order (run_tile_exact):
+// every score, then the softmax over the whole row, then the values, each
+// sum in double. It costs ~3x the online tile (double sums; measured
+// bench_attention, MLA, 2048 keys), so longer rows, where llama.cpp itself
+// runs flash attention, keep the online softmax; below it moerun agrees
+// with llama.cpp to the last bit.
+constexpr int64_t kExactMaxKeys = 1024;
 
 // Keys of an exact tile: n columns from column `col`, read in place from
 // cache position k0 on (g0 < 0) or from gathered slot g0 on.
@@ -217,13 +220,15 @@ void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, fl
 // the same way in both engines.
 void run_tile_exact(const Plan& p, const Run& run, const Item& it, TileScratch& ts) {
   const GqaShape& s = *p.shape;
-  const int64_t dk = s.head_dim_k, dv = s.head_dim_v, G = p.group;
+  const int64_t dk = s.head_dim_k, dv = s.head_dim_v;
+  const int64_t G = it.nh > 0 ? it.nh : p.group;  // heads of this tile
+  const int64_t h_first = it.g * p.group + it.h0;  // its first query head
   const int64_t M = it.nt * G;
   const int64_t qd = s.n_head * dk, od = s.n_head * dv;
   // Queries transposed (column i is tile row i), unscaled: ggml scales the scores.
   ts.q.resize(dk * M);
   for (int64_t t = 0; t < it.nt; ++t) {
-    const float* src = p.q + (run.b0 + it.t0 + t) * qd + it.g * G * dk;
+    const float* src = p.q + (run.b0 + it.t0 + t) * qd + h_first * dk;
     for (int64_t h = 0; h < G; ++h) {
       for (int64_t d = 0; d < dk; ++d) ts.q[d * M + t * G + h] = src[h * dk + d];
     }
@@ -310,7 +315,7 @@ void run_tile_exact(const Plan& p, const Run& run, const Item& it, TileScratch& 
   }
   for (int64_t t = 0; t < it.nt; ++t) {
     for (int64_t h = 0; h < G; ++h) {
-      float* dst = p.out + (run.b0 + it.t0 + t) * od + (it.g * G + h) * dv;
+      float* dst = p.out + (run.b0 + it.t0 + t) * od + (h_first + h) * dv;
       const double* o = ts.od.data() + (t * G + h) * dv;
       for (int64_t d = 0; d < dv; ++d) dst[d] = static_cast<float>(o[d]);
     }
@@ -387,9 +392,24 @@ void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const G
   std::vector<Item> split;
   std::vector<int64_t> split_of;  // index in `items` of each split's tile
   if (static_cast<int64_t>(items.size()) < n_threads) {
-    for (int64_t i = 0; i < static_cast<int64_t>(items.size()); ++i) {
+    const int64_t n_items = static_cast<int64_t>(items.size());
+    for (int64_t i = 0; i < n_items; ++i) {
       const Item it = items[i];
       const int64_t n_keys = span_keys(spans, it.span0, it.span1);
+      if (n_keys <= kExactMaxKeys) {
+        // An exact tile's softmax spans all its keys, so it shares out its
+        // query heads instead (each thread reads every key).
+        const int64_t parts = std::min(n_threads, G);
+        if (parts < 2) continue;
+        for (int64_t k = 0; k < parts; ++k) {
+          Item hp = it;
+          hp.h0 = G * k / parts;
+          hp.nh = G * (k + 1) / parts - hp.h0;
+          items.push_back(hp);
+        }
+        items[i].nt = 0;
+        continue;
+      }
       const int64_t parts = std::min(n_threads, n_keys / kMinSplitKeys);
       if (parts < 2) continue;
       int64_t per = (n_keys + parts - 1) / parts;
