@@ -104,21 +104,29 @@ inline void quantize_row_q6_k(const float* src, void* dst, int64_t n) {
   }
 }
 
+// In the float order of ggml's generic kernel (ggml-cpu/quants.c
+// ggml_vec_dot_q6_K_q8_K_generic), which llama.cpp's portable build runs and
+// the golden tests compare with: per super-block, 8 int32 sums, sum l over
+// the positions p with p % 8 == l (exact in any order); each converted,
+// times d = f16(x.d) * y.d, added to float lane l (multiply and add rounded
+// apart: the build has -ffp-contract=off); the 8 lanes summed in order at
+// the end. Every SIMD Q6_K kernel reproduces these floats bit for bit: on
+// tiny models a last-bit difference can flip the next activation's int8
+// rounding and then a routing decision.
 inline float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const BlockQ6_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
-  float sum = 0;
+  float lanes[8] = {};
   for (int64_t i = 0; i < n / BlockQ6_K::kSize; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < 16; ++j) {
-      int dot = 0;
-      for (int l = 0; l < 16; ++l) {
-        dot += (q6_k_level(x[i], 16 * j + l) - 32) * y[i].qs[16 * j + l];
-      }
-      sumi += x[i].scales[j] * dot;
+    int32_t sums[8] = {};
+    for (int p = 0; p < BlockQ6_K::kSize; ++p) {
+      sums[p % 8] += x[i].scales[p / 16] * ((q6_k_level(x[i], p) - 32) * y[i].qs[p]);
     }
-    sum += f16_to_f32(x[i].d) * y[i].d * sumi;
+    const float d = f16_to_f32(x[i].d) * y[i].d;
+    for (int l = 0; l < 8; ++l) lanes[l] += d * static_cast<float>(sums[l]);
   }
+  float sum = 0;
+  for (float v : lanes) sum += v;
   return sum;
 }
 

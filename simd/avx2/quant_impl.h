@@ -16,11 +16,11 @@
 #include "quant/q5_0.h"
 #include "quant/q5_1.h"
 #include "quant/q5_k.h"
-#include "quant/q6_k.h"
 #include "quant/q8_0.h"
 #include "quant/q8_1.h"
 #include "quant/q8_k.h"
 #include "simd/avx2/avx2.h"
+#include "simd/avx2/q6_k_impl.h"
 #include "simd/avx2/vec_ops.h"
 #include "simd/tile_driver.h"
 
@@ -217,65 +217,6 @@ struct KQ4 {
   }
 };
 
-// Q6_K: for half h, ql[64h + 32q' + l] low nibble = element 32q' + l, high
-// = element 64 + 32q' + l; qh[32h + l] bits 2k..2k+1 = element 32k + l.
-struct KQ6 {
-  using Block = moerun::BlockQ6_K;
-  static constexpr int kGemvRows = 2;
-  static constexpr int kGemmRows = 2;
-  static constexpr int kGemmCols = 2;
-
-  template <int NR, int NC>
-  static void tile(const moerun::MatmulArgs& p, int64_t r0, int64_t c0) {
-    const int64_t nb = p.K / moerun::kSuperBlock;
-    const Block* w[NR];
-    const moerun::BlockQ8_K* a[NC];
-    for (int r = 0; r < NR; ++r) w[r] = reinterpret_cast<const Block*>(p.w + (r0 + r) * p.w_stride);
-    for (int c = 0; c < NC; ++c) a[c] = reinterpret_cast<const moerun::BlockQ8_K*>(p.a + (c0 + c) * p.a_stride);
-    __m256 acc[NR][NC];
-    for (auto& row : acc)
-      for (auto& v : row) v = _mm256_setzero_ps();
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    const __m256i two = _mm256_set1_epi8(0x03);
-    for (int64_t i = 0; i < nb; ++i) {
-      moerun::tiles::prefetch_next_tile<NR, NC>(p, r0, i * sizeof(Block), sizeof(Block));
-      for (int r = 0; r < NR; ++r) {
-        const Block& b = w[r][i];
-        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
-        __m256i isum[NC];
-        for (int c = 0; c < NC; ++c) isum[c] = _mm256_setzero_si256();
-        for (int h = 0; h < 2; ++h) {
-          const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
-          for (int k = 0; k < 4; ++k) {
-            const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h + 32 * (k % 2)));
-            const __m256i lo = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), low4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), two);
-            const __m256i u = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
-            const int g = 8 * h + 2 * k;  // sub-blocks g, g+1
-            const __m256i s = _mm256_set_m128i(_mm_set1_epi16(b.scales[g + 1]), _mm_set1_epi16(b.scales[g]));
-            for (int c = 0; c < NC; ++c) {
-              const __m256i av = load32(a[c][i].qs + 128 * h + 32 * k);
-              isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(_mm256_maddubs_epi16(u, av), s));
-            }
-          }
-        }
-        const float d = _cvtsh_ss(b.d);
-        for (int c = 0; c < NC; ++c) {
-          const moerun::BlockQ8_K& ab = a[c][i];
-          const __m256i corr =
-              _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums)), sc16);
-          const __m256i tot = _mm256_sub_epi32(isum[c], _mm256_slli_epi32(corr, 5));  // - 32 sum sc bsum
-          acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_set1_ps(d * ab.d), acc[r][c]);
-        }
-      }
-    }
-    for (int c = 0; c < NC; ++c) {
-      float* y = moerun::tiles::out_row(p, c0 + c) + r0;
-      for (int r = 0; r < NR; ++r) y[r] = hsum(acc[r][c]);
-    }
-  }
-};
-
 // Float weights: F32, F16 (F16C), BF16 (shift into the top half of an f32).
 struct LoadF32 {
   static constexpr int kStep = 8;
@@ -353,7 +294,7 @@ void install_all(moerun::KernelTable& t) {
   tiles::install<Legacy<WQ8_0>>(t, QType::Q8_0);
   tiles::install<KQ4<false>>(t, QType::Q4_K);
   tiles::install<KQ4<true>>(t, QType::Q5_K);
-  tiles::install<KQ6>(t, QType::Q6_K);
+  tiles::install<moerun::q6_k::KQ6>(t, QType::Q6_K);  // simd/avx2/q6_k_impl.h
   tiles::install<FloatTile<LoadF32>>(t, QType::F32);
   tiles::install<FloatTile<LoadF16>>(t, QType::F16);
   tiles::install<FloatTile<LoadBF16>>(t, QType::BF16);

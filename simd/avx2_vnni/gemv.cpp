@@ -1,8 +1,7 @@
-// AVX-VNNI decode GEMVs: simd/avx2/q_legacy_gemv_impl.h,
-// simd/avx2/q4_k_gemv_impl.h and simd/avx2/q6_k_gemv_impl.h compiled with -mavxvnni (vpdpbusd, vpdpwssd).
+// AVX-VNNI decode GEMVs: simd/avx2/q_legacy_gemv_impl.h and
+// simd/avx2/q4_k_gemv_impl.h compiled with -mavxvnni (vpdpbusd, vpdpwssd).
 #include "simd/avx2/avx2.h"
 #include "simd/avx2/q4_k_gemv_impl.h"
-#include "simd/avx2/q6_k_gemv_impl.h"
 #include "simd/avx2/q_legacy_gemv_impl.h"
 #include "simd/q8_0_exact_rows.h"
 
@@ -15,7 +14,6 @@ namespace moerun {
 void fill_avx2_vnni_gemv(KernelTable& t) {
   install_legacy_gemv(t);
   install_q4_k_gemv(t);
-  install_q6_k_gemv(t);
   install_q8_0_exact(t);  // last: every Q8_0 kernel in ggml's order
 }
 

@@ -14,6 +14,7 @@ void fill_avx512_legacy_gemm_packed(KernelTable& t);
 void fill_avx512_q4_k_gemm_packed(KernelTable& t);
 void fill_avx512_kquants(KernelTable& t);
 void fill_avx512_k_gemv(KernelTable& t);
+void fill_avx512_q6_k(KernelTable& t);
 void fill_avx512_float(KernelTable& t);
 void fill_avx512_quantize(KernelTable& t);
 void fill_avx512_q8_0_exact(KernelTable& t);

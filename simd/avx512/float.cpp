@@ -93,7 +93,8 @@ void fill_Avx512(KernelTable& t) {
   fill_avx512_legacy_gemm_packed(t);
   fill_avx512_q4_k_gemm_packed(t);
   fill_avx512_kquants(t);
-  fill_avx512_k_gemv(t);  // after: replaces the K-quant GEMVs
+  fill_avx512_k_gemv(t);  // after: replaces the Q4_K/Q5_K GEMVs
+  fill_avx512_q6_k(t);
   fill_avx512_float(t);
   fill_avx512_exact_attn(t);
   fill_avx512_quantize(t);

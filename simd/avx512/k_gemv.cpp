@@ -1,17 +1,19 @@
-// AVX-512 VNNI decode GEMVs (one activation row) for the K-quants: Q4_K,
-// Q5_K and Q6_K weights x Q8_K activations. GEMM tiles and the single dot
-// stay in q_k.cpp; this file replaces only their GEMVs.
+// AVX-512 VNNI decode GEMVs (one activation row) for the K-quants: Q4_K
+// and Q5_K weights x Q8_K activations. GEMM tiles and the single dot stay
+// in q_k.cpp; this file replaces only their GEMVs. (Q6_K has one kernel for
+// all three, q6_k.cpp: it must keep ggml's float order, which the
+// sub-block sums below do not.)
 //
 // Why a second kernel: decode must process weights as fast as memory
 // delivers them, and the tile kernel spent ~50 vector uops per row per Q4_K
 // super-block (twice Q4_0's per byte), most of them on the per-row scale
 // and min unpacking. Here:
-//   - the nibbles (plus Q5_K's fifth bit, Q6_K's two high bits, moved into
-//     place by one 32-bit rotate each) meet the activation in vpdpbusd: each
-//     4-byte lane lies in one sub-block and its sum fits int16
-//     (|4 * 63 * 128| < 2^15), so two vpackssdw halve the vectors and
-//     vpdpwssd applies the sub-block scales: ~12 uops per row per block
-//     instead of 4 maddubs + 4 dpwssd + 4 vpermw;
+//   - the nibbles (plus Q5_K's fifth bit, moved into place by one 32-bit
+//     rotate) meet the activation in vpdpbusd: each 4-byte lane lies in
+//     one sub-block and its sum fits int16 (|4 * 63 * 128| < 2^15), so two
+//     vpackssdw halve the vectors and vpdpwssd applies the sub-block
+//     scales: ~12 uops per row per block instead of 4 maddubs + 4 dpwssd +
+//     4 vpermw;
 //   - Q4_K/Q5_K: the 12 scale bytes and both f16 super-scales of 4 rows are
 //     unpacked together: the 16-byte block heads go into one zmm, byte
 //     shuffles and two shifts give [sc0..7 | m0..7] per 128-bit lane (one
@@ -32,7 +34,6 @@
 
 #include "quant/q4_k.h"
 #include "quant/q5_k.h"
-#include "quant/q6_k.h"
 #include "quant/q8_k.h"
 #include "simd/avx512/avx512.h"
 #include "simd/gemv_driver.h"
@@ -189,92 +190,11 @@ struct K45 : KShape {
   }
 };
 
-// Q6_K: vpackssdw(dot_a, dot_b) lane l, 128-bit lane c = l / 8: dot lanes
-// 4c..4c+3 hold elements 16c..16c+15 of their 64, i.e. sub-block c of
-// dot 0, 4 + c of dot 1, 8 + c of dot 2, 12 + c of dot 3.
-struct K6Tables {
-  alignas(64) int16_t scale_idx[2][32] = {};
-  constexpr K6Tables() {
-    for (int pair = 0; pair < 2; ++pair) {
-      for (int l = 0; l < 32; ++l) scale_idx[pair][l] = static_cast<int16_t>(8 * pair + l / 8 + (l % 8 < 4 ? 0 : 4));
-    }
-  }
-};
-inline constexpr K6Tables kK6Tables{};
-
-// Q6_K: per 128-element half, the low nibbles of ql[0..63] are elements
-// 0-63 in order and the high nibbles 64-127, so the activation needs no
-// reordering; qh[l] holds bits 4-5 of elements l, l + 32, l + 64, l + 96 in
-// its bit pairs 0-1, 2-3, 4-5, 6-7. Levels stay unsigned (0..63); the -32
-// is applied through the activation bsums: sum sc_g (q - 32) a = sum sc_g q a
-// - 32 sum sc_g bsum_g.
-struct K6 : KShape {
-  using Block = BlockQ6_K;
-  struct alignas(64) Act {
-    __m512i q[4];   // elements 64v .. 64v + 63
-    __m256i bsums;  // sums of 16 elements
-    float d;
-  };
-  static void prep(const BlockQ8_K* ap, int, Act& o) {
-    const BlockQ8_K& a = *ap;
-    for (int v = 0; v < 4; ++v) o.q[v] = _mm512_loadu_si512(a.qs + 64 * v);
-    o.bsums = ld256u(a.bsums);
-    o.d = a.d;
-  }
-  static constexpr const K6Tables& kT = kK6Tables;
-
-  template <int NR>
-  static void rows(const MatmulArgs& p, int64_t r0, int64_t k0, int64_t nblk, const Act* act, float* y, bool add) {
-    const uint8_t* w[NR];
-    tiles::tile_rows(p, r0, k0 * sizeof(Block), w);
-    __m512 acc[NR];
-    for (auto& v : acc) v = _mm512_setzero_ps();
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i bits45 = _mm512_set1_epi8(0x30);
-    // Low nibbles take qh bit pairs (0-1 | 2-3), high nibbles (4-5 | 6-7).
-    const __m512i rot_lo = rot_to_bit4(0, 2);
-    const __m512i rot_hi = rot_to_bit4(4, 6);
-    for (int64_t i = 0; i < nblk; ++i) {
-      const Act& a = act[i];
-      const size_t off = i * sizeof(Block);
-      tiles::prefetch_next_tile<NR, 1>(p, r0, k0 * sizeof(Block) + off, sizeof(Block));
-      for (int r = 0; r < NR; ++r) {
-        const Block& b = *reinterpret_cast<const Block*>(w[r] + off);
-        __m512i u[4];
-        for (int h = 0; h < 2; ++h) {
-          const __m512i ql = _mm512_loadu_si512(b.ql + 64 * h);
-          const __m512i qh = _mm512_broadcast_i64x4(ld256u(b.qh + 32 * h));
-          u[2 * h] = _mm512_ternarylogic_epi32(ql, m4, _mm512_and_si512(_mm512_rolv_epi32(qh, rot_lo), bits45), 0xEA);
-          u[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), m4,
-                                                   _mm512_and_si512(_mm512_rolv_epi32(qh, rot_hi), bits45), 0xEA);
-        }
-        const __m512i z = _mm512_setzero_si512();
-        __m512i d[4];
-        for (int v = 0; v < 4; ++v) d[v] = _mm512_dpbusd_epi32(z, u[v], a.q[v]);
-        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
-        const __m512i s = _mm512_castsi256_si512(sc16);
-        const __m512i sa = _mm512_permutexvar_epi16(ld(kT.scale_idx[0]), s);
-        const __m512i sb = _mm512_permutexvar_epi16(ld(kT.scale_idx[1]), s);
-        __m512i isum = _mm512_dpwssd_epi32(_mm512_madd_epi16(_mm512_packs_epi32(d[0], d[1]), sa),
-                                           _mm512_packs_epi32(d[2], d[3]), sb);
-        const __m256i corr = _mm256_madd_epi16(a.bsums, sc16);
-        isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(_mm256_slli_epi32(corr, 5)));  // 32 sum sc bsum
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(_cvtsh_ss(b.d) * a.d), acc[r]);
-      }
-    }
-    for (int r = 0; r < NR; ++r) {
-      const float s = _mm512_reduce_add_ps(acc[r]);
-      y[r0 + r] = add ? y[r0 + r] + s : s;
-    }
-  }
-};
-
 }  // namespace
 
 void fill_avx512_k_gemv(KernelTable& t) {
   t.fmt[format_index(QType::Q4_K)].gemv = tiles::gemv_passes<K45<false>>;
   t.fmt[format_index(QType::Q5_K)].gemv = tiles::gemv_passes<K45<true>>;
-  t.fmt[format_index(QType::Q6_K)].gemv = tiles::gemv_passes<K6>;
 }
 
 }  // namespace moerun

@@ -1,5 +1,5 @@
-// AVX-512 VNNI kernels for the K-quants: Q4_K, Q5_K, Q6_K weights x Q8_K
-// activations, one 256-element super-block per step.
+// AVX-512 VNNI kernels for the K-quants: Q4_K and Q5_K weights x Q8_K
+// activations, one 256-element super-block per step (Q6_K: q6_k.cpp).
 // The 6/8-bit sub-block scales are integers, so a whole super-block is
 // summed in int32 (`vpmaddubsw` on unsigned levels <= 63, which cannot
 // saturate: 63*127*2 < 2^15, then `vpdpwssd` with the scales) and turned to
@@ -16,7 +16,6 @@
 
 #include "quant/q4_k.h"
 #include "quant/q5_k.h"
-#include "quant/q6_k.h"
 #include "quant/q8_k.h"
 #include "simd/avx512/avx512.h"
 #include "simd/tile_driver.h"
@@ -132,84 +131,11 @@ struct KQ4 {
   }
 };
 
-// Q6_K: per 128-element half h, ql[64h .. 64h+63] split into nibbles gives
-// elements 0-63 (low) and 64-127 (high) of the half in order; qh adds bits
-// 4-5. Levels stay unsigned (0..63); the -32 is applied through the
-// activation bsums: sum sc_g (q - 32) a = sum sc_g q a - 32 sum sc_g bsum_g.
-struct KQ6 {
-  using Block = BlockQ6_K;
-  static constexpr int kGemvRows = 4;
-  static constexpr int kGemmRows = 2;
-  static constexpr int kGemmCols = 4;
-
-  template <int NR, int NC>
-  static void tile(const MatmulArgs& p, int64_t r0, int64_t c0) {
-    const int64_t nb = p.K / kSuperBlock;
-    const Block* w[NR];
-    const BlockQ8_K* a[NC];
-    for (int r = 0; r < NR; ++r) w[r] = reinterpret_cast<const Block*>(p.w + (r0 + r) * p.w_stride);
-    for (int c = 0; c < NC; ++c) a[c] = reinterpret_cast<const BlockQ8_K*>(p.a + (c0 + c) * p.a_stride);
-    __m512 acc[NR][NC];
-    for (auto& row : acc)
-      for (auto& v : row) v = _mm512_setzero_ps();
-    const __m512i low4 = _mm512_set1_epi8(0x0F);
-    const __m512i two = _mm512_set1_epi8(0x03);
-    // Shift counts (16-bit lanes) taking qh bits 0-1/2-3 (low nibbles) and
-    // 4-5/6-7 (high) into place for the two 256-bit halves.
-    const __m512i cnt_lo = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
-    const __m512i cnt_hi = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
-    for (int64_t i = 0; i < nb; ++i) {
-      tiles::prefetch_next_tile<NR, NC>(p, r0, i * sizeof(Block), sizeof(Block));
-      for (int r = 0; r < NR; ++r) {
-        const Block& b = w[r][i];
-        __m512i u[4];
-        for (int h = 0; h < 2; ++h) {
-          const __m512i ql = _mm512_loadu_si512(b.ql + 64 * h);
-          const __m512i qh =
-              _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h)));
-          const __m512i hlo = _mm512_and_si512(_mm512_srlv_epi16(qh, cnt_lo), two);
-          const __m512i hhi = _mm512_and_si512(_mm512_srlv_epi16(qh, cnt_hi), two);
-          u[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_slli_epi16(hlo, 4));
-          u[2 * h + 1] =
-              _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4), _mm512_slli_epi16(hhi, 4));
-        }
-        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
-        __m512i s[4];
-        for (int v = 0; v < 4; ++v) {
-          const __m512i idx = _mm512_set_epi64(
-              0x0001000100010001LL * (4 * v + 3), 0x0001000100010001LL * (4 * v + 3),
-              0x0001000100010001LL * (4 * v + 2), 0x0001000100010001LL * (4 * v + 2),
-              0x0001000100010001LL * (4 * v + 1), 0x0001000100010001LL * (4 * v + 1),
-              0x0001000100010001LL * (4 * v), 0x0001000100010001LL * (4 * v));
-          s[v] = _mm512_permutexvar_epi16(idx, _mm512_castsi256_si512(sc16));
-        }
-        const float d = _cvtsh_ss(b.d);
-        for (int c = 0; c < NC; ++c) {
-          const BlockQ8_K& ab = a[c][i];
-          __m512i isum = _mm512_setzero_si512();
-          for (int v = 0; v < 4; ++v) {
-            isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(u[v], _mm512_loadu_si512(ab.qs + 64 * v)), s[v]);
-          }
-          const __m256i corr =
-              _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums)), sc16);
-          isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(_mm256_slli_epi32(corr, 5)));  // 32 * sum sc bsum
-          acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * ab.d), acc[r][c]);
-        }
-      }
-    }
-    for (int c = 0; c < NC; ++c) {
-      float* y = tiles::out_row(p, c0 + c) + r0;
-      for (int r = 0; r < NR; ++r) y[r] = _mm512_reduce_add_ps(acc[r][c]);
-    }
-  }
-};
-
 }  // namespace
 
 void fill_avx512_kquants(KernelTable& t) {
   tiles::install<KQ4<false>>(t, QType::Q4_K);
   tiles::install<KQ4<true>>(t, QType::Q5_K);
-  tiles::install<KQ6>(t, QType::Q6_K);
 }
 
 }  // namespace moerun

@@ -3,9 +3,9 @@
 // simd/neon/quant.cpp (ARMv8.0: vmull_s8 + vpadalq_s16) and
 // simd/neon_dotprod/quant.cpp (ARMv8.2 dotprod: sdot), each in its own
 // translation unit. NEON has a signed x signed dot, so offset levels are
-// made signed before the dot (Q4_0: q - 8, Q5_0: q - 16, Q6_K: q - 32) and
-// need no correction afterwards; levels that stay unsigned (Q4_1, Q5_1,
-// Q4_K, Q5_K: at most 31) fit s8 as they are.
+// made signed before the dot (Q4_0: q - 8, Q5_0: q - 16, Q6_K: q - 32, in
+// widening multiplies) and need no correction afterwards; levels that stay
+// unsigned (Q4_1, Q5_1, Q4_K, Q5_K: at most 31) fit s8 as they are.
 #pragma once
 
 #include <arm_neon.h>
@@ -253,8 +253,14 @@ struct KQ4 {
 
 // Q6_K x Q8_K: for half h, ql[64h + 32q' + l] low nibble = element 32q' + l,
 // high = element 64 + 32q' + l; qh[32h + l] bits 2k..2k+1 = element 32k + l.
-// Levels are made signed (q - 32, in [-32, 31]), so one dot per 16-element
-// sub-block times its int8 scale is the whole integer sum.
+// Bit for bit the floats of the scalar reference (quant/q6_k.h: ggml's
+// generic order): per block 8 int32 class sums (class l: positions p with
+// p % 8 == l), converted, times d, added to 8 float lanes (vmulq, then
+// vaddq); the lanes summed 0..7 at the end of the row. The levels are made
+// signed (q - 32); per 16-element sub-block g, vmull_s8 + vmlal_high_s8 give
+// its two products of each class in one int16 (|.| <= 2 * 32 * 128), in
+// class order, and vmlal(_high)_n_s16 adds them times sc_g to the class
+// sums. sdot would add 4 neighbouring classes, so both rows run this.
 struct KQ6 {
   using Block = moerun::BlockQ6_K;
   static constexpr int kGemvRows = 2;
@@ -268,9 +274,9 @@ struct KQ6 {
     const moerun::BlockQ8_K* a[NC];
     for (int r = 0; r < NR; ++r) w[r] = reinterpret_cast<const Block*>(p.w + (r0 + r) * p.w_stride);
     for (int c = 0; c < NC; ++c) a[c] = reinterpret_cast<const moerun::BlockQ8_K*>(p.a + (c0 + c) * p.a_stride);
-    float32x4_t acc[NR][NC];
+    float32x4_t acc[NR][NC][2];  // classes 0-3, 4-7
     for (auto& row : acc)
-      for (auto& v : row) v = vdupq_n_f32(0.f);
+      for (auto& col : row) col[0] = col[1] = vdupq_n_f32(0.f);
     const uint8x16_t low4 = vdupq_n_u8(0x0F);
     const uint8x16_t bits45 = vdupq_n_u8(0x30);
     const int8x16_t off = vdupq_n_s8(32);
@@ -278,8 +284,8 @@ struct KQ6 {
       moerun::tiles::prefetch_next_tile<NR, NC>(p, r0, i * sizeof(Block), sizeof(Block));
       for (int r = 0; r < NR; ++r) {
         const Block& b = w[r][i];
-        int32x4_t isum[NC];
-        for (int c = 0; c < NC; ++c) isum[c] = vdupq_n_s32(0);
+        int32x4_t lo[NC], hi[NC];
+        for (int c = 0; c < NC; ++c) lo[c] = hi[c] = vdupq_n_s32(0);
         for (int h = 0; h < 2; ++h) {
           uint8x16_t ql[4], qh[2];
           for (int v = 0; v < 4; ++v) ql[v] = vld1q_u8(b.ql + 64 * h + 16 * v);
@@ -289,24 +295,38 @@ struct KQ6 {
             const int8x16_t sh = vdupq_n_s8(static_cast<int8_t>(4 - 2 * k));
             for (int s = 0; s < 2; ++s) {
               const uint8x16_t lq = ql[2 * (k % 2) + s];
-              const uint8x16_t lo = k < 2 ? vandq_u8(lq, low4) : vshrq_n_u8(lq, 4);
+              const uint8x16_t lv = k < 2 ? vandq_u8(lq, low4) : vshrq_n_u8(lq, 4);
               const uint8x16_t hb = vandq_u8(vshlq_u8(qh[s], sh), bits45);
-              const int8x16_t lv = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo, hb)), off);
+              const int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lv, hb)), off);
               const int g = 8 * h + 2 * k + s;  // sub-block
+              const int16_t sc = b.scales[g];
               for (int c = 0; c < NC; ++c) {
-                const int32x4_t d = dot_s8(vdupq_n_s32(0), lv, vld1q_s8(a[c][i].qs + 16 * g));
-                isum[c] = vmlaq_n_s32(isum[c], d, b.scales[g]);
+                const int8x16_t av = vld1q_s8(a[c][i].qs + 16 * g);
+                const int16x8_t t = vmlal_high_s8(vmull_s8(vget_low_s8(q), vget_low_s8(av)), q, av);
+                lo[c] = vmlal_n_s16(lo[c], vget_low_s16(t), sc);
+                hi[c] = vmlal_high_n_s16(hi[c], t, sc);
               }
             }
           }
         }
-        const float d = f16(b.d);
-        for (int c = 0; c < NC; ++c) acc[r][c] = vfmaq_n_f32(acc[r][c], vcvtq_f32_s32(isum[c]), d * a[c][i].d);
+        const float dw = f16(b.d);
+        for (int c = 0; c < NC; ++c) {
+          const float d = dw * a[c][i].d;  // ggml: fp16_to_fp32(x.d) * y.d
+          acc[r][c][0] = vaddq_f32(acc[r][c][0], vmulq_n_f32(vcvtq_f32_s32(lo[c]), d));
+          acc[r][c][1] = vaddq_f32(acc[r][c][1], vmulq_n_f32(vcvtq_f32_s32(hi[c]), d));
+        }
       }
     }
     for (int c = 0; c < NC; ++c) {
       float* y = moerun::tiles::out_row(p, c0 + c) + r0;
-      for (int r = 0; r < NR; ++r) y[r] = vaddvq_f32(acc[r][c]);
+      for (int r = 0; r < NR; ++r) {
+        float lanes[8];
+        vst1q_f32(lanes, acc[r][c][0]);
+        vst1q_f32(lanes + 4, acc[r][c][1]);
+        float sum = 0;  // lanes 0..7 in order, from 0 (ggml's final loop)
+        for (float v : lanes) sum += v;
+        y[r] = sum;
+      }
     }
   }
 };

@@ -7,7 +7,8 @@
 // start made ratios of 54% and 199% in two runs minutes apart).
 // Validates each format against the scalar reference before timing. Never
 // gates CI.
-//   bench_kernels [--mb 256] [--reps 5] [--formats q4_0,q8_0,...] [--gemm-b 64,...]
+//   bench_kernels [--mb 256] [--reps 5] [--k 4096] [--formats q4_0,q8_0,...] [--gemm-b 64,...]
+// --k: the row length K (a multiple of 256, so every format's blocks fit).
 // --gemm-b: the activation rows of the GEMM column (one column per value).
 // Threads: OMP_NUM_THREADS (the default is every core); ISA: MOERUN_ISA.
 // Memory is anonymous and touched before timing (DESIGN §3: mapped pages get
@@ -118,6 +119,7 @@ int main(int argc, char** argv) {
   double mb = 256;
   int reps = 5;
   std::string only;
+  int64_t K = 4096;
   std::vector<int64_t> gemm_bs = {64};
   for (int i = 1; i < argc; i += 2) {
     const bool has_value = i + 1 < argc;
@@ -125,6 +127,8 @@ int main(int argc, char** argv) {
       mb = std::atof(argv[i + 1]);
     } else if (has_value && !std::strcmp(argv[i], "--reps")) {
       reps = std::atoi(argv[i + 1]);
+    } else if (has_value && !std::strcmp(argv[i], "--k")) {
+      K = std::atol(argv[i + 1]);
     } else if (has_value && !std::strcmp(argv[i], "--formats")) {
       only = std::string(",") + argv[i + 1] + ",";
     } else if (has_value && !std::strcmp(argv[i], "--gemm-b")) {
@@ -136,18 +140,18 @@ int main(int argc, char** argv) {
       }
     } else {
       std::fprintf(stderr,
-                   "usage: bench_kernels [--mb 256] [--reps 5] [--formats q4_0,q8_0,...] [--gemm-b 64,...]\n"
+                   "usage: bench_kernels [--mb 256] [--reps 5] [--k 4096] [--formats q4_0,q8_0,...] [--gemm-b 64,...]\n"
                    "threads: OMP_NUM_THREADS (default: every core); ISA: MOERUN_ISA\n");
       return std::strcmp(argv[i], "--help") && std::strcmp(argv[i], "-h") ? 2 : 0;
     }
   }
-  if (!(mb > 0) || reps < 1) {
-    std::fprintf(stderr, "bench_kernels: --mb and --reps must be positive\n");
+  if (!(mb > 0) || reps < 1 || K < 256 || K % 256 != 0) {
+    std::fprintf(stderr, "bench_kernels: --mb and --reps must be positive, --k a positive multiple of 256\n");
     return 2;
   }
   const size_t bytes = static_cast<size_t>(mb * 1024 * 1024);
-  std::printf("bench_kernels: isa %s, %d threads, %.0f MB matrices, best of %d\n", kernels().name,
-              threads(), mb, reps);
+  std::printf("bench_kernels: isa %s, %d threads, %.0f MB matrices, K %lld, best of %d\n", kernels().name,
+              threads(), mb, static_cast<long long>(K), reps);
   // A VM may report its host's whole L3 (260 MB on the 2-vCPU Xeon moerun's
   // kernels were tuned on, shared with other guests): say so when the matrix
   // is not much larger, so a reader can rerun with a bigger --mb.
@@ -163,7 +167,6 @@ int main(int argc, char** argv) {
               triad.gbs(triad_all));
 
   std::mt19937 rng(42);
-  const int64_t K = 4096;
   const QType types[] = {QType::Q4_0, QType::Q8_0, QType::Q4_K, QType::Q5_K, QType::Q6_K, QType::Q4_1,
                          QType::Q5_0,  QType::Q5_1, QType::F16,  QType::BF16, QType::F32};
   std::printf("%-6s %10s %10s %8s %9s", "format", "gemv GB/s", "triad GB/s", "%triad", "Gweight/s");

@@ -6,9 +6,11 @@
 // Tolerance: |simd - scalar| <= 1e-5 * sum_k |w_k a_k| (over the dequantized
 // operands). The integer block sums are exact in both; what differs is the
 // order of the f32 additions, whose error is bounded by the sum of absolute
-// terms, not by the (possibly cancelling) result.
+// terms, not by the (possibly cancelling) result. Q6_K has no tolerance:
+// its kernels keep the scalar float order (a test of its own below).
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +21,7 @@
 #include "quant/format.h"
 #include "simd/dispatch.h"
 #include "simd/scalar/scalar.h"
+#include "tests/quant/q6_k_rows.h"
 
 namespace moerun {
 namespace {
@@ -151,6 +154,73 @@ TEST_CASE("simd: every ISA's dot/GEMV/GEMM matches the scalar reference for ever
     }
   }
   CHECK(checked_isas >= 1);
+}
+
+// Q6_K must give llama.cpp's portable-build floats (quant/q6_k.h), so every
+// ISA's kernels must equal the scalar reference bit for bit, not within a
+// tolerance: the dot, the GEMV, the GEMM tiles with any B and N (remainder
+// rows and columns of every tile size), with and without an output row
+// mapping, and 33 or more super-blocks (past the old GEMV's 32-block passes).
+TEST_CASE("simd: every ISA's Q6_K dot/GEMV/GEMM equal the scalar reference bit for bit") {
+  const KernelTable& ref = kernel_table(Isa::Scalar);
+  std::mt19937 rng(606);
+  constexpr int64_t kMaxB = 17;
+  auto same = [](float got, float want) { return std::bit_cast<uint32_t>(got) == std::bit_cast<uint32_t>(want); };
+  int checked = 0;
+  for (int64_t blocks : {1, 2, 3, 8, 9, 33}) {
+    for (int64_t N : {1, 3, 6, 13}) {
+      const int64_t K = 256 * blocks;
+      const size_t w_row = sizeof(BlockQ6_K) * blocks, a_row = sizeof(BlockQ8_K) * blocks;
+      const std::vector<BlockQ6_K> wb = test::random_q6_k_blocks(rng, N * blocks);
+      const std::vector<BlockQ8_K> ab = test::random_q8_k_blocks(rng, kMaxB * blocks);
+      const auto* w = reinterpret_cast<const uint8_t*>(wb.data());
+      const auto* a = reinterpret_cast<const uint8_t*>(ab.data());
+      std::vector<float> want(N * kMaxB);
+      for (int64_t b = 0; b < kMaxB; ++b) {
+        for (int64_t n = 0; n < N; ++n) want[b * N + n] = ref.of(QType::Q6_K).dot(K, w + n * w_row, a + b * a_row);
+      }
+      for (Isa isa : runnable_isas()) {
+        const FormatKernels& fk = kernel_table(isa).of(QType::Q6_K);
+        CAPTURE(std::string(kernel_table(isa).name));
+        CAPTURE(K);
+        CAPTURE(N);
+        for (int64_t b = 0; b < kMaxB; ++b) {
+          for (int64_t n = 0; n < N; ++n) REQUIRE(same(fk.dot(K, w + n * w_row, a + b * a_row), want[b * N + n]));
+        }
+        for (int64_t B = 1; B <= kMaxB; ++B) {
+          CAPTURE(B);
+          std::vector<int32_t> out_rows(B);
+          for (int64_t b = 0; b < B; ++b) out_rows[b] = static_cast<int32_t>(B - 1 - b);
+          MatmulArgs p;
+          p.K = K;
+          p.w = w;
+          p.w_stride = w_row;
+          p.N = N;
+          p.a = a;
+          p.a_stride = a_row;
+          p.B = B;
+          p.ldy = N;
+          std::vector<float> y(N * B, NAN), yg(N * B, NAN), ym(N * B, NAN);
+          p.y = y.data();
+          if (B == 1) fk.gemv(p);
+          p.y = yg.data();
+          fk.gemm(p);
+          p.y = ym.data();
+          p.out_rows = out_rows.data();
+          fk.gemm(p);
+          for (int64_t b = 0; b < B; ++b) {
+            for (int64_t n = 0; n < N; ++n) {
+              if (B == 1) REQUIRE(same(y[n], want[n]));
+              REQUIRE(same(yg[b * N + n], want[b * N + n]));
+              REQUIRE(same(ym[(B - 1 - b) * N + n], want[b * N + n]));
+            }
+          }
+          ++checked;
+        }
+      }
+    }
+  }
+  CHECK(checked > 0);
 }
 
 TEST_CASE("simd: packed-activation GEMMs match the scalar reference") {
