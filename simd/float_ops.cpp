@@ -22,6 +22,7 @@ void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int
                      float* o, int64_t ldo) {
   kernels().f.gemm_nn_acc_f32(p, ldp, M, v, ldv, N, D, o, ldo);
 }
+void expf_ggml(float* x, int64_t n, float sub) { kernels().f.expf_ggml(x, n, sub); }
 void attn_scores_exact(const float* qt, int64_t ldqt, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D,
                        float* s, int64_t lds) {
   kernels().f.attn_scores_exact(qt, ldqt, M, k, ldk, N, D, s, lds);

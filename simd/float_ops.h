@@ -10,9 +10,9 @@ namespace moerun {
 
 // y = x / rms(x) * w   (w may be nullptr: no weight)
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
-// x = softmax(x), numerically stable.
+// x = softmax(x), numerically stable, in ggml's order (simd/scalar/float_ops.cpp).
 void softmax_inplace(float* x, int64_t n);
-// out = silu(gate) * up
+// out = silu(gate) * up, in ggml's order (simd/scalar/float_ops.cpp)
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 // y += x
 void add_inplace(float* y, const float* x, int64_t n);
@@ -34,6 +34,10 @@ void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int
 // mx = max(m[i], max_j s_ij); rescale[i] = exp(m[i] - mx) (1 while both are
 // -inf); s_ij = exp(s_ij - mx); l[i] = l[i] * rescale[i] + sum_j s_ij; m[i] = mx.
 void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale);
+
+// x[i] = ggml_v_expf(x[i] - sub) (simd/ggml_exp.h: the exponential of
+// llama.cpp's portable softmax); -inf gives 0.
+void expf_ggml(float* x, int64_t n, float sub);
 
 // Attention in ggml's order (its non-flash path on the CPU): each score a
 // dot of float-rounded products summed in double, each output element the

@@ -33,45 +33,6 @@ struct FloatOps {
     }
   }
 
-  static void softmax_inplace(float* x, int64_t n) {
-    int64_t i = 0;
-    float mx = -INFINITY;
-    if (n >= W) {
-      V m = V::load_unaligned(x);
-      for (i = W; i + W <= n; i += W) m = xsimd::max(m, V::load_unaligned(x + i));
-      float lanes[W];  // xsimd 8.1 has no horizontal max
-      m.store_unaligned(lanes);
-      for (float v : lanes) mx = std::fmax(mx, v);
-    }
-    for (; i < n; ++i) mx = std::fmax(mx, x[i]);
-    const V vm(mx);
-    V acc(0.f);
-    for (i = 0; i + W <= n; i += W) {
-      const V e = xsimd::exp(V::load_unaligned(x + i) - vm);
-      e.store_unaligned(x + i);
-      acc += e;
-    }
-    float sum = xsimd::hadd(acc);
-    for (; i < n; ++i) {
-      x[i] = std::exp(x[i] - mx);
-      sum += x[i];
-    }
-    const float inv = 1.0f / sum;
-    const V vi(inv);
-    for (i = 0; i + W <= n; i += W) (V::load_unaligned(x + i) * vi).store_unaligned(x + i);
-    for (; i < n; ++i) x[i] *= inv;
-  }
-
-  static void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
-    const V one(1.f);
-    int64_t i = 0;
-    for (; i + W <= n; i += W) {
-      const V g = V::load_unaligned(gate + i);
-      (g / (one + xsimd::exp(-g)) * V::load_unaligned(up + i)).store_unaligned(out + i);
-    }
-    for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
-  }
-
   static void add_inplace(float* y, const float* x, int64_t n) {
     int64_t i = 0;
     for (; i + W <= n; i += W) (V::load_unaligned(y + i) + V::load_unaligned(x + i)).store_unaligned(y + i);
@@ -220,8 +181,8 @@ struct FloatOps {
   // RoPE stays inherited: its cost is the sin/cos per pair, not the rotation.
   static void fill(FloatKernels& f) {
     f.rms_norm = rms_norm;
-    f.softmax_inplace = softmax_inplace;
-    f.silu_mul = silu_mul;
+    // softmax_inplace and silu_mul: the parent's (scalar) ones, which follow
+    // ggml's exponential bit for bit; AVX-512 has a vector twin.
     f.add_inplace = add_inplace;
     f.axpy = axpy;
     f.dot_f32 = dot_f32;

@@ -297,11 +297,25 @@ void run_tile_exact(const Plan& p, const Run& run, const Item& it, TileScratch& 
       }
       float mx = -INFINITY;
       for (int64_t j = 0; j < cols; ++j) mx = std::max(mx, r[j]);
+      // ggml's softmax over the cache cells (a multiple of 4, cell = position):
+      // ggml_v_expf, each group of 4 cells summed in float and added to a
+      // double; cells not attended to count 0.
+      expf_ggml(r, cols, mx);
       double sum = 0;
-      for (int64_t j = 0; j < cols; ++j) {
-        r[j] = std::exp(r[j] - mx);
-        sum += r[j];
+      float group[4] = {};
+      int64_t cur = -1;
+      for (const Segment& g : ts.segs) {
+        for (int64_t j = 0; j < g.n; ++j) {
+          const int64_t at = g.g0 < 0 ? g.k0 + j : ts.gpos[g.g0 + j];
+          if (at / 4 != cur) {
+            if (cur >= 0) sum += (group[0] + group[1]) + (group[2] + group[3]);
+            group[0] = group[1] = group[2] = group[3] = 0.0f;
+            cur = at / 4;
+          }
+          group[at % 4] = r[g.col + j];
+        }
       }
+      sum += (group[0] + group[1]) + (group[2] + group[3]);
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t j = 0; j < cols; ++j) r[j] *= inv;
     }

@@ -19,5 +19,6 @@ void fill_avx512_float(KernelTable& t);
 void fill_avx512_quantize(KernelTable& t);
 void fill_avx512_q8_0_exact(KernelTable& t);
 void fill_avx512_exact_attn(KernelTable& t);
+void fill_avx512_ggml_exp(KernelTable& t);
 
 }  // namespace moerun

@@ -97,6 +97,7 @@ void fill_Avx512(KernelTable& t) {
   fill_avx512_q6_k(t);
   fill_avx512_float(t);
   fill_avx512_exact_attn(t);
+  fill_avx512_ggml_exp(t);
   fill_avx512_quantize(t);
   fill_avx512_q8_0_exact(t);  // last: replaces every Q8_0 weight kernel
 }

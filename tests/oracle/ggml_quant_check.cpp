@@ -37,6 +37,8 @@
 #include <string>
 #include <vector>
 
+#include "simd/ggml_exp.h"
+
 #include "ggml-cpu.h"
 #include "ggml.h"
 #include "quant/all_formats.h"
@@ -63,6 +65,7 @@ std::string fmt(const char* f, double a, double b = 0, double c = 0) {
 // The CPU backend's per-type table, from a dlopen'ed libggml-cpu-*.so.
 using CpuTraitsFn = const ggml_type_traits_cpu* (*)(ggml_type);
 CpuTraitsFn g_cpu_traits = nullptr;
+void* g_cpu_lib = nullptr;
 
 // The CPU variant llama.cpp would load from `dir`: the libggml-cpu-*.so whose
 // ggml_backend_score is highest (0 means this CPU cannot run it).
@@ -110,6 +113,7 @@ bool load_cpu_backend() {
     std::fprintf(stderr, "dlopen: %s\n", dlerror());
     return false;
   }
+  g_cpu_lib = lib;
   auto init = reinterpret_cast<void (*)()>(dlsym(lib, "ggml_cpu_init"));
   g_cpu_traits =
       reinterpret_cast<CpuTraitsFn>(dlsym(lib, "ggml_get_type_traits_cpu"));
@@ -457,6 +461,51 @@ void check_half() {
 
 }  // namespace
 
+// moerun's copy of the portable build's exponential (simd/ggml_exp.h) against
+// the CPU backend's own rows: ggml_vec_soft_max_f32 with max 0 leaves
+// ggml_v_expf(x) on groups of 4 and expf on the rest, ggml_vec_swiglu_f32
+// with g = 1 leaves the SiLU. Bit equality, over every range the exponential
+// branches on (|n| > 126, > 192), both signs of zero and the tail rule.
+void check_exp() {
+  using SoftMaxFn = double (*)(int, float*, const float*, float);
+  using SwigluFn = void (*)(int, float*, const float*, const float*);
+  auto softmax = reinterpret_cast<SoftMaxFn>(dlsym(g_cpu_lib, "ggml_vec_soft_max_f32"));
+  auto swiglu = reinterpret_cast<SwigluFn>(dlsym(g_cpu_lib, "ggml_vec_swiglu_f32"));
+  if (softmax == nullptr || swiglu == nullptr) {
+    report("ggml exp", false, "ggml_vec_soft_max_f32 / ggml_vec_swiglu_f32 not exported");
+    return;
+  }
+  std::vector<float> x;
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (float scale : {0.01f, 1.0f, 8.0f, 40.0f, 120.0f}) {
+    for (int i = 0; i < 4000; ++i) x.push_back(nd(g_rng) * scale);
+  }
+  for (float v : {0.0f, -0.0f, 87.5f, 88.7f, 89.0f, -87.0f, -103.0f, -104.0f, -150.0f, -1e30f, 1e-40f, -1e-40f}) {
+    x.push_back(v);
+  }
+  while (x.size() % 4 != 3) x.push_back(nd(g_rng));  // 3 tail elements: expf
+  const int n = static_cast<int>(x.size());
+  std::vector<float> y(n), ones(n, 1.0f), s(n);
+  const double sum = softmax(n, y.data(), x.data(), 0.0f);
+  swiglu(n, s.data(), x.data(), ones.data());
+  int bad_e = 0, bad_s = 0;
+  double ours_sum = 0;
+  const int n4 = n & ~3;
+  for (int i = 0; i < n; ++i) {
+    const float e = i < n4 ? moerun::ggml_exp::v_expf(x[i] - 0.0f) : std::exp(x[i] - 0.0f);
+    const float si = (i < n4 ? moerun::ggml_exp::v_silu(x[i]) : moerun::ggml_exp::silu_tail(x[i])) * 1.0f;
+    bad_e += std::memcmp(&e, &y[i], 4) != 0;
+    bad_s += std::memcmp(&si, &s[i], 4) != 0;
+    if (i >= n4) ours_sum += e;
+  }
+  for (int i = 0; i < n4; i += 4) ours_sum += moerun::ggml_exp::sum4(y.data() + i);
+  report("ggml exp (softmax rows)", bad_e == 0 && ours_sum == sum,
+         fmt("%.0f of %.0f values differ", static_cast<double>(bad_e), static_cast<double>(n)) +
+             (ours_sum == sum ? "; row sum equal" : "; row sum differs"));
+  report("ggml silu (swiglu rows)", bad_s == 0,
+         fmt("%.0f of %.0f values differ", static_cast<double>(bad_s), static_cast<double>(n)));
+}
+
 int main(int argc, char** argv) {
   const unsigned seed = argc > 1 ? static_cast<unsigned>(std::strtoul(argv[1], nullptr, 10)) : 20261129u;
   g_rng.seed(seed);
@@ -466,6 +515,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   check_half();
+  check_exp();
   size_t count = 0;
   const FormatTraits* formats = all_formats(&count);
   for (size_t i = 0; i < count; ++i) {

@@ -157,7 +157,8 @@ build "$OUT/moerun-oracle" "$SCRIPT_DIR/llama_oracle.cpp" \
 if [[ -f $SCRIPT_DIR/ggml_quant_check.cpp ]]; then
   mapfile -t QSRC < <(find "$REPO/quant" -maxdepth 1 -name '*.cpp' | sort)
   mapfile -t QHDR < <(find "$REPO/quant" "$REPO/core" -maxdepth 1 \( -name '*.h' -o -name '*.def' \) | sort)
-  QDEPS=("$SCRIPT_DIR/ggml_quant_check.cpp" "${QSRC[@]}" "${QHDR[@]}" "$INC/.done" "$LIB/.done")
+  QDEPS=("$SCRIPT_DIR/ggml_quant_check.cpp" "$REPO/simd/ggml_exp.h" "${QSRC[@]}" "${QHDR[@]}" "$INC/.done"
+    "$LIB/.done")
   # A failed build leaves a .failed stamp, so warm runs do not recompile unchanged sources
   # just to fail again; they repeat the warning instead.
   QSTAMP=$OUT/ggml_quant_check; [[ -f $QSTAMP ]] || QSTAMP=$OUT/ggml_quant_check.failed

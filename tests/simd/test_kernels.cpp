@@ -501,6 +501,41 @@ TEST_CASE("simd: the exact attention products follow ggml's order on every ISA")
   }
 }
 
+TEST_CASE("simd: softmax, SiLU and the exponential are bit-identical to the scalar ones on every ISA") {
+  // They follow ggml's portable exponential (simd/ggml_exp.h, checked against
+  // ggml itself by tests/oracle/ggml_quant_check): equality, not a tolerance.
+  std::mt19937 rng(31);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (int64_t n : {1, 3, 4, 7, 16, 17, 64, 67, 1408}) {
+    for (float scale : {0.5f, 6.f, 60.f}) {
+      CAPTURE(n);
+      CAPTURE(scale);
+      std::vector<float> x(n), up(n);
+      for (int64_t i = 0; i < n; ++i) {
+        x[i] = nd(rng) * scale;
+        up[i] = nd(rng);
+      }
+      std::vector<float> sm_want = x, ex_want = x, si_want(n);
+      scalar::softmax_inplace(sm_want.data(), n);
+      scalar::expf_ggml(ex_want.data(), n, 0.25f);
+      scalar::silu_mul(x.data(), up.data(), si_want.data(), n);
+      for (Isa isa : runnable_isas()) {
+        const FloatKernels& f = kernel_table(isa).f;
+        CAPTURE(std::string(kernel_table(isa).name));
+        std::vector<float> sm = x, ex = x, si(n);
+        f.softmax_inplace(sm.data(), n);
+        f.expf_ggml(ex.data(), n, 0.25f);
+        f.silu_mul(x.data(), up.data(), si.data(), n);
+        for (int64_t i = 0; i < n; ++i) {
+          REQUIRE(sm[i] == sm_want[i]);
+          REQUIRE(ex[i] == ex_want[i]);
+          REQUIRE(si[i] == si_want[i]);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("simd: the online softmax block matches the scalar one") {
   std::mt19937 rng(13);
   std::normal_distribution<float> nd(0.f, 3.f);
