@@ -14,7 +14,7 @@
 // dword k broadcast leave each row's whole block sum in its own lane, and
 // one convert, multiply and add apply the block in order. The transpose
 // (~32 shuffles per block and 16 rows) is made once per pass over K and
-// kept for every column (gemm_cached), so a GEMM pays ~13 ops per column,
+// kept for every column (gemm), so a GEMM pays ~13 ops per column,
 // block and 16 rows; the decode GEMV pays the transpose for its one column
 // but stays under the memory stream. bench_kernels, 1 thread, K 4096: GEMV
 // 26 GB/s (the earlier 4-lane kernel 24), GEMM B=16 250 GOP/s (200), B=64
@@ -97,37 +97,62 @@ void prep(const BlockQ8_0* a, int nblk, ColPrep& out) {
   }
 }
 
-// Rows [r0, r0 + 16) (fewer at the end: lanes past N repeat row r0 and are
-// never stored) times NC columns from c0, blocks [k0, k0 + nblk); the
-// running sums start from y when k0 > 0, so passes continue ggml's order.
-template <int NC>
-void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int nblk, const ColPrep* cp) {
-  const int nrows = static_cast<int>(std::min<int64_t>(kRows, p.N - r0));
-  const __mmask16 live = static_cast<__mmask16>((1u << nrows) - 1);
+// The 16 rows of a tile from row r0, at block k0 (lanes past N repeat row
+// r0 and are never stored), and a dword gather of their blocks' f16 scales.
+struct RowTile {
   const uint8_t* row[kRows];
-  alignas(64) int32_t offs[kRows];
-  for (int r = 0; r < kRows; ++r) {
-    const int64_t rr = r < nrows ? r : 0;
-    row[r] = p.w + (r0 + rr) * p.w_stride + k0 * sizeof(BlockQ8_0);
-    offs[r] = static_cast<int32_t>(rr * p.w_stride);
+  const uint8_t* base;  // row r0 at block k0
+  __m512i vindex;       // byte offset of each lane's row from base
+  __mmask16 live;       // lanes that are rows
+  void init(const MatmulArgs& p, int64_t r0, int64_t k0) {
+    const int nrows = static_cast<int>(std::min<int64_t>(kRows, p.N - r0));
+    live = static_cast<__mmask16>((1u << nrows) - 1);
+    base = p.w + r0 * p.w_stride + k0 * sizeof(BlockQ8_0);
+    alignas(64) int32_t offs[kRows];
+    for (int r = 0; r < kRows; ++r) {
+      const int64_t rr = r < nrows ? r : 0;
+      row[r] = base + rr * p.w_stride;
+      offs[r] = static_cast<int32_t>(rr * p.w_stride);
+    }
+    vindex = _mm512_load_si512(offs);
   }
-  const __m512i vindex = _mm512_load_si512(offs);
-  float* y[NC];
-  __m512 acc[NC];
-  for (int c = 0; c < NC; ++c) {
-    y[c] = tiles::out_row(p, c0 + c) + r0;
-    acc[c] = k0 == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(live, y[c]);
+  // The scales of block b: d and the first two levels gathered, truncated to words.
+  __m512 scales(int b) const {
+    const __m512i dw32 = _mm512_i32gather_epi32(vindex, base + static_cast<size_t>(b) * sizeof(BlockQ8_0), 1);
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dw32));
   }
-  const uint8_t* act[NC];
-  for (int c = 0; c < NC; ++c) act[c] = p.a + (c0 + c) * p.a_stride + k0 * sizeof(BlockQ8_0) + 2;
-  const uint8_t* base = p.w + r0 * p.w_stride + k0 * sizeof(BlockQ8_0);
-  const uint8_t* next = NC == 1 && r0 + 2 * kRows <= tiles::prefetch_rows(p) ? base + kRows * p.w_stride : nullptr;
+};
+
+// acc (16 rows) += sumi * (dw * da) for block b of one column, whose levels
+// are at qa: ggml's order, one block after another.
+[[gnu::always_inline]] inline __m512 add_block(__m512 acc, const __m512i (&t)[8], __m512 dw, const uint8_t* qa,
+                                               const ColPrep& cp, int b) {
+  __m512i s = _mm512_set1_epi32(cp.bias[b]);
+  for (int k = 0; k < 8; ++k) {
+    int32_t ak;
+    std::memcpy(&ak, qa + 4 * k, 4);
+    s = _mm512_dpbusd_epi32(s, t[k], _mm512_set1_epi32(ak));
+  }
+  const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(cp.d[b]));
+  return _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(s), dd));
+}
+
+// The levels of column c at block k0 of its row.
+inline const uint8_t* act_levels(const MatmulArgs& p, int64_t c, int64_t k0) {
+  return p.a + c * p.a_stride + k0 * sizeof(BlockQ8_0) + 2;
+}
+
+// Decode (B == 1): rows transposed block by block as they stream past; the
+// running sums start from y when k0 > 0, so passes continue ggml's order.
+void gemv_tile(const MatmulArgs& p, int64_t r0, int64_t k0, int nblk, const ColPrep& cp) {
+  RowTile rt;
+  rt.init(p, r0, k0);
+  float* y = tiles::out_row(p, 0) + r0;
+  __m512 acc = k0 == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(rt.live, y);
+  const uint8_t* qa = act_levels(p, 0, k0);
+  const uint8_t* next = r0 + 2 * kRows <= tiles::prefetch_rows(p) ? rt.base + kRows * p.w_stride : nullptr;
   for (int b = 0; b < nblk; ++b) {
     const size_t off = static_cast<size_t>(b) * sizeof(BlockQ8_0);
-    // The 16 rows' f16 scales: a dword gather (d and the first two levels),
-    // truncated to words.
-    const __m512i dw32 = _mm512_i32gather_epi32(vindex, base + off, 1);
-    const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dw32));
     if (next != nullptr) {
       // Decode streams 16 rows at once, and the hardware prefetcher alone
       // left the GEMV at ~45% of the triad: fetch the next tile's rows at
@@ -135,51 +160,19 @@ void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int nblk, con
       for (int r = 0; r < kRows; ++r) __builtin_prefetch(next + r * p.w_stride + off, 0, 2);
     }
     __m512i t[8];
-    load_transposed(row, off + 2, t);
-    for (int c = 0; c < NC; ++c) {
-      const uint8_t* qa = act[c] + off;
-      __m512i s = _mm512_set1_epi32(cp[c].bias[b]);
-      for (int k = 0; k < 8; ++k) {
-        int32_t ak;
-        std::memcpy(&ak, qa + 4 * k, 4);
-        s = _mm512_dpbusd_epi32(s, t[k], _mm512_set1_epi32(ak));
-      }
-      const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(cp[c].d[b]));
-      acc[c] = _mm512_add_ps(acc[c], _mm512_mul_ps(_mm512_cvtepi32_ps(s), dd));
-    }
+    load_transposed(rt.row, off + 2, t);
+    acc = add_block(acc, t, rt.scales(b), qa + off, cp, b);
   }
-  for (int c = 0; c < NC; ++c) _mm512_mask_storeu_ps(y[c], live, acc[c]);
+  _mm512_mask_storeu_ps(y, rt.live, acc);
 }
 
-template <int NC>
-void cols(const MatmulArgs& p, int64_t c0, int64_t k0, int nblk, ColPrep* cp) {
-  for (int c = 0; c < NC; ++c) {
-    prep(reinterpret_cast<const BlockQ8_0*>(p.a + (c0 + c) * p.a_stride) + k0, nblk, cp[c]);
-  }
-  for (int64_t r0 = 0; r0 < p.N; r0 += kRows) tile<NC>(p, r0, c0, k0, nblk, cp);
-}
-
-template <int NC>
-void cols_rest(const MatmulArgs& p, int64_t c0, int64_t k0, int nblk, ColPrep* cp, int64_t rest) {
-  if constexpr (NC > 0) {
-    if (rest == NC) {
-      cols<NC>(p, c0, k0, nblk, cp);
-      return;
-    }
-    cols_rest<NC - 1>(p, c0, k0, nblk, cp, rest);
-  }
-}
-
-void gemm(const MatmulArgs& p) {
+void gemv(const MatmulArgs& p) {
   const int64_t nb = p.K / BlockQ8_0::kSize;
-  ColPrep cp[kMaxCols];
-  // Passes over K outermost: a pass's rows stay in L2 while every column
-  // tile reads them, and each running sum continues from y.
+  ColPrep cp;
   for (int64_t k0 = 0; k0 < nb; k0 += kPassBlocks) {
     const int nblk = static_cast<int>(std::min<int64_t>(kPassBlocks, nb - k0));
-    int64_t c0 = 0;
-    for (; c0 + kMaxCols <= p.B; c0 += kMaxCols) cols<kMaxCols>(p, c0, k0, nblk, cp);
-    if (c0 < p.B) cols_rest<kMaxCols - 1>(p, c0, k0, nblk, cp, p.B - c0);
+    prep(reinterpret_cast<const BlockQ8_0*>(act_levels(p, 0, k0) - 2), nblk, cp);
+    for (int64_t r0 = 0; r0 < p.N; r0 += kRows) gemv_tile(p, r0, k0, nblk, cp);
   }
 }
 
@@ -190,62 +183,40 @@ void gemm(const MatmulArgs& p) {
 struct TileCache {
   __m512i t[kPassBlocks][8];
   __m512 dw[kPassBlocks];
+  __mmask16 live;
 };
 
 void fill_cache(const MatmulArgs& p, int64_t r0, int64_t k0, int nblk, TileCache& tc) {
-  const int nrows = static_cast<int>(std::min<int64_t>(kRows, p.N - r0));
-  const uint8_t* row[kRows];
-  alignas(64) int32_t offs[kRows];
-  for (int r = 0; r < kRows; ++r) {
-    const int64_t rr = r < nrows ? r : 0;
-    row[r] = p.w + (r0 + rr) * p.w_stride + k0 * sizeof(BlockQ8_0);
-    offs[r] = static_cast<int32_t>(rr * p.w_stride);
-  }
-  const __m512i vindex = _mm512_load_si512(offs);
-  const uint8_t* base = p.w + r0 * p.w_stride + k0 * sizeof(BlockQ8_0);
+  RowTile rt;
+  rt.init(p, r0, k0);
+  tc.live = rt.live;
   for (int b = 0; b < nblk; ++b) {
-    const size_t off = static_cast<size_t>(b) * sizeof(BlockQ8_0);
-    const __m512i dw32 = _mm512_i32gather_epi32(vindex, base + off, 1);
-    tc.dw[b] = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dw32));
-    load_transposed(row, off + 2, tc.t[b]);
+    tc.dw[b] = rt.scales(b);
+    load_transposed(rt.row, static_cast<size_t>(b) * sizeof(BlockQ8_0) + 2, tc.t[b]);
   }
 }
 
 template <int NC>
 void tile_cached(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int nblk, const ColPrep* cp,
                  const TileCache& tc) {
-  const int nrows = static_cast<int>(std::min<int64_t>(kRows, p.N - r0));
-  const __mmask16 live = static_cast<__mmask16>((1u << nrows) - 1);
   float* y[NC];
   __m512 acc[NC];
   const uint8_t* act[NC];
   for (int c = 0; c < NC; ++c) {
     y[c] = tiles::out_row(p, c0 + c) + r0;
-    acc[c] = k0 == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(live, y[c]);
-    act[c] = p.a + (c0 + c) * p.a_stride + k0 * sizeof(BlockQ8_0) + 2;
+    acc[c] = k0 == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(tc.live, y[c]);
+    act[c] = act_levels(p, c0 + c, k0);
   }
   for (int b = 0; b < nblk; ++b) {
     const size_t off = static_cast<size_t>(b) * sizeof(BlockQ8_0);
-    for (int c = 0; c < NC; ++c) {
-      const uint8_t* qa = act[c] + off;
-      __m512i s = _mm512_set1_epi32(cp[c].bias[b]);
-      for (int k = 0; k < 8; ++k) {
-        int32_t ak;
-        std::memcpy(&ak, qa + 4 * k, 4);
-        s = _mm512_dpbusd_epi32(s, tc.t[b][k], _mm512_set1_epi32(ak));
-      }
-      const __m512 dd = _mm512_mul_ps(tc.dw[b], _mm512_set1_ps(cp[c].d[b]));
-      acc[c] = _mm512_add_ps(acc[c], _mm512_mul_ps(_mm512_cvtepi32_ps(s), dd));
-    }
+    for (int c = 0; c < NC; ++c) acc[c] = add_block(acc[c], tc.t[b], tc.dw[b], act[c] + off, cp[c], b);
   }
-  for (int c = 0; c < NC; ++c) _mm512_mask_storeu_ps(y[c], live, acc[c]);
+  for (int c = 0; c < NC; ++c) _mm512_mask_storeu_ps(y[c], tc.live, acc[c]);
 }
 
 template <int NC>
 void cols_cached(const MatmulArgs& p, int64_t c0, int64_t k0, int nblk, ColPrep* cp, const TileCache* cache) {
-  for (int c = 0; c < NC; ++c) {
-    prep(reinterpret_cast<const BlockQ8_0*>(p.a + (c0 + c) * p.a_stride) + k0, nblk, cp[c]);
-  }
+  for (int c = 0; c < NC; ++c) prep(reinterpret_cast<const BlockQ8_0*>(act_levels(p, c0 + c, k0) - 2), nblk, cp[c]);
   for (int64_t r0 = 0, t = 0; r0 < p.N; r0 += kRows, ++t) tile_cached<NC>(p, r0, c0, k0, nblk, cp, cache[t]);
 }
 
@@ -261,7 +232,7 @@ void cols_cached_rest(const MatmulArgs& p, int64_t c0, int64_t k0, int nblk, Col
   }
 }
 
-void gemm_cached(const MatmulArgs& p) {
+void gemm(const MatmulArgs& p) {
   const int64_t nb = p.K / BlockQ8_0::kSize;
   const int64_t n_tiles = (p.N + kRows - 1) / kRows;
   thread_local std::vector<TileCache> cache;  // grows to the largest call once per thread
@@ -283,8 +254,8 @@ float dot(int64_t n, const void* w, const void* a) { return vec_dot_q8_0_q8_0(n,
 void fill_avx512_q8_0_exact(KernelTable& t) {
   FormatKernels& f = t.fmt[format_index(QType::Q8_0)];
   f.dot = dot;
-  f.gemv = gemm;
-  f.gemm = gemm_cached;
+  f.gemv = gemv;
+  f.gemm = gemm;
   // The packed GEMM sums lanes in its own order; this one serves every B.
   f.packed_act_bytes = nullptr;
   f.pack_act = nullptr;
