@@ -11,6 +11,7 @@
 #include "core/compute/thread_pool.h"
 #include "core/error.h"
 #include "simd/float_ops.h"
+#include "simd/ggml_exp.h"
 
 namespace moerun {
 
@@ -67,6 +68,7 @@ struct Run {
 struct Item {
   int64_t run = 0, t0 = 0, nt = 0, g = 0, span0 = 0, span1 = 0;
   int64_t part = -1;
+  bool exact = false;      // run in ggml's order (run_tile_exact): a tile of at most kExactMaxKeys keys
   int64_t h0 = 0, nh = 0;  // exact tiles: query heads [h0, h0 + nh) of the group (nh 0: all)
 };
 
@@ -91,6 +93,7 @@ struct TileScratch {
   std::vector<int32_t> gpos;
   std::vector<double> od;  // exact tiles: the output sums
   std::vector<Segment> segs;
+  std::vector<int32_t> colpos;  // exact tiles: the cache position of each score column
 };
 
 struct Plan {
@@ -213,8 +216,8 @@ void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, fl
 
 // The same tile in ggml's order (its CPU attention with flash attention off,
 // the oracle's): scores q.k (float products summed in double), times the
-// scale, masked, softmax over the whole row (expf, sum in double, one
-// float reciprocal), then each output element sums probability x value in
+// scale, masked, softmax over the whole row (ggml's exponential, sums in
+// double, one float reciprocal), then each output element sums probability x value in
 // double, key by key. Bit-identical on every ISA (simd attn_*_exact), so a
 // tiny model whose next int8 quantization sits on a rounding boundary goes
 // the same way in both engines.
@@ -265,6 +268,10 @@ void run_tile_exact(const Plan& p, const Run& run, const Item& it, TileScratch& 
       k0 += n;
     }
   }
+  ts.colpos.resize(cols);
+  for (const Segment& g : ts.segs) {
+    for (int64_t j = 0; j < g.n; ++j) ts.colpos[g.col + j] = g.g0 < 0 ? static_cast<int32_t>(g.k0 + j) : ts.gpos[g.g0 + j];
+  }
   auto keys = [&](const Segment& g, const float*& krow, const float*& vrow, int64_t& kstride, int64_t& vstride) {
     if (g.g0 < 0) {
       krow = p.kv->k(p.layer, run.seq, g.k0) + koff;
@@ -288,13 +295,7 @@ void run_tile_exact(const Plan& p, const Run& run, const Item& it, TileScratch& 
   for (int64_t t = 0; t < it.nt; ++t) {
     for (int64_t h = 0; h < G; ++h) {
       float* r = ts.s.data() + (t * G + h) * cols;
-      for (int64_t j = 0; j < cols; ++j) r[j] *= s.scale;
-      for (const Segment& g : ts.segs) {
-        for (int64_t j = 0; j < g.n; ++j) {
-          const int64_t at = g.g0 < 0 ? g.k0 + j : ts.gpos[g.g0 + j];
-          if (at > pos[t]) r[g.col + j] = -INFINITY;
-        }
-      }
+      for (int64_t j = 0; j < cols; ++j) r[j] = ts.colpos[j] > pos[t] ? -INFINITY : r[j] * s.scale;
       float mx = -INFINITY;
       for (int64_t j = 0; j < cols; ++j) mx = std::max(mx, r[j]);
       // ggml's softmax over the cache cells (a multiple of 4, cell = position):
@@ -304,18 +305,16 @@ void run_tile_exact(const Plan& p, const Run& run, const Item& it, TileScratch& 
       double sum = 0;
       float group[4] = {};
       int64_t cur = -1;
-      for (const Segment& g : ts.segs) {
-        for (int64_t j = 0; j < g.n; ++j) {
-          const int64_t at = g.g0 < 0 ? g.k0 + j : ts.gpos[g.g0 + j];
-          if (at / 4 != cur) {
-            if (cur >= 0) sum += (group[0] + group[1]) + (group[2] + group[3]);
-            group[0] = group[1] = group[2] = group[3] = 0.0f;
-            cur = at / 4;
-          }
-          group[at % 4] = r[g.col + j];
+      for (int64_t j = 0; j < cols; ++j) {
+        const int32_t at = ts.colpos[j];
+        if (at / 4 != cur) {
+          if (cur >= 0) sum += ggml_exp::sum4(group);
+          group[0] = group[1] = group[2] = group[3] = 0.0f;
+          cur = at / 4;
         }
+        group[at % 4] = r[j];
       }
-      sum += (group[0] + group[1]) + (group[2] + group[3]);
+      sum += ggml_exp::sum4(group);
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t j = 0; j < cols; ++j) r[j] *= inv;
     }
@@ -381,7 +380,7 @@ void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const G
           for (int64_t t = 0; t < nt; ++t) last = std::max(last, batch.pos[run.b0 + a + t]);
           const int64_t sp = static_cast<int64_t>(spans.size());
           spans.push_back({0, last + 1});
-          items.push_back({r, a, nt, g, sp, sp + 1, -1});
+          items.push_back({r, a, nt, g, sp, sp + 1, -1, last + 1 <= kExactMaxKeys});
         }
         t0 = -1;
       };
@@ -394,7 +393,8 @@ void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const G
         close_dense(t);
         const int64_t sp = static_cast<int64_t>(spans.size());
         spans.insert(spans.end(), sel->row(b, g), sel->row(b, g) + sel->n_spans(b, g));
-        items.push_back({r, t, 1, g, sp, static_cast<int64_t>(spans.size()), -1});
+        const int64_t se = static_cast<int64_t>(spans.size());
+        items.push_back({r, t, 1, g, sp, se, -1, span_keys(spans, sp, se) <= kExactMaxKeys});
       }
       close_dense(run.n);
     }
@@ -409,8 +409,7 @@ void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const G
     const int64_t n_items = static_cast<int64_t>(items.size());
     for (int64_t i = 0; i < n_items; ++i) {
       const Item it = items[i];
-      const int64_t n_keys = span_keys(spans, it.span0, it.span1);
-      if (n_keys <= kExactMaxKeys) {
+      if (it.exact) {
         // An exact tile's softmax spans all its keys, so it shares out its
         // query heads instead (each thread reads every key).
         const int64_t parts = std::min(n_threads, G);
@@ -424,6 +423,7 @@ void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const G
         items[i].nt = 0;
         continue;
       }
+      const int64_t n_keys = span_keys(spans, it.span0, it.span1);
       const int64_t parts = std::min(n_threads, n_keys / kMinSplitKeys);
       if (parts < 2) continue;
       int64_t per = (n_keys + parts - 1) / parts;
@@ -461,7 +461,7 @@ void gqa_attention(const Batch& batch, const KvCache& kv, int64_t layer, const G
     thread_local TileScratch ts;
     const Item& it = work[w];
     const int64_t off = it.part >= 0 ? it.part * max_rows : 0;
-    if (it.part < 0 && span_keys(spans, it.span0, it.span1) <= kExactMaxKeys) {
+    if (it.exact) {
       run_tile_exact(plan, runs[it.run], it, ts);
       return;
     }
