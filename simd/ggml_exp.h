@@ -52,4 +52,23 @@ inline float silu_tail(float x) { return x / (1.0f + std::exp(-x)); }
 // ggml's SSE2 horizontal sum of 4 floats: (v0 + v1) + (v2 + v3).
 inline float sum4(const float* v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
+// ggml's soft_max row: x[i] = v_expf(x[i] - max) on the groups of 4 (by
+// exp4(x, n4, max), an ISA's loop of v_expf), each group summed by sum4
+// and added to a double, expf on the rest, then one float reciprocal.
+template <class Exp4>
+void softmax_row(float* x, int64_t n, Exp4 exp4) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::fmax(mx, x[i]);
+  const int64_t n4 = n & ~int64_t{3};
+  exp4(x, n4, mx);
+  double sum = 0;
+  for (int64_t i = 0; i < n4; i += 4) sum += sum4(x + i);
+  for (int64_t i = n4; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
 }  // namespace moerun::ggml_exp

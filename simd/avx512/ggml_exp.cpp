@@ -62,23 +62,7 @@ void silu_up(const float* gate, const float* up, float* out, int64_t n) {
   for (; i < n; ++i) out[i] = ggml_exp::silu_tail(gate[i]) * up[i];
 }
 
-void softmax_row(float* x, int64_t n) {
-  float mx = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) mx = std::fmax(mx, x[i]);
-  const int64_t n4 = n & ~int64_t{3};
-  expf_rows(x, n4, mx);
-  double sum = 0;
-  for (int64_t i = 0; i < n4; i += 4) sum += ggml_exp::sum4(x + i);
-  for (int64_t i = n4; i < n; ++i) {
-    x[i] = std::exp(x[i] - mx);
-    sum += x[i];
-  }
-  const float inv = static_cast<float>(1.0 / sum);
-  const __m512 vi = _mm512_set1_ps(inv);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), vi));
-  for (; i < n; ++i) x[i] *= inv;
-}
+void softmax_row(float* x, int64_t n) { ggml_exp::softmax_row(x, n, expf_rows); }
 
 }  // namespace
 

@@ -17,25 +17,7 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
   }
 }
 
-// ggml's soft_max row (its portable build): groups of 4 through ggml_v_expf,
-// each group summed in float ((e0 + e1) + (e2 + e3)) and added to a double;
-// the rest through expf; one float reciprocal.
-void softmax_inplace(float* x, int64_t n) {
-  float mx = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) mx = std::fmax(mx, x[i]);
-  double sum = 0;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    for (int j = 0; j < 4; ++j) x[i + j] = ggml_exp::v_expf(x[i + j] - mx);
-    sum += ggml_exp::sum4(x + i);
-  }
-  for (; i < n; ++i) {
-    x[i] = std::exp(x[i] - mx);
-    sum += x[i];
-  }
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int64_t k = 0; k < n; ++k) x[k] *= inv;
-}
+void softmax_inplace(float* x, int64_t n) { ggml_exp::softmax_row(x, n, expf_ggml); }
 
 // ggml_vec_swiglu_f32: ggml_v_silu on groups of 4, ggml_silu_f32 on the rest.
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
