@@ -74,25 +74,28 @@ constexpr int64_t kPage = KvCache::kPageTokens;
 // the threads (decode of a long sequence): 16 pages.
 constexpr int64_t kChunk = 16 * kPage;
 
+// qt[d * H + h] = q[h * D + d]: a query's heads as attn_scores_exact reads them.
+void transpose_heads(const float* q, int64_t H, int64_t D, float* qt) {
+  for (int64_t h = 0; h < H; ++h) {
+    for (int64_t d = 0; d < D; ++d) qt[d * H + h] = q[h * D + d];
+  }
+}
+
 struct Scorer {
   const KvCache* kv;
   int64_t layer, key_offset;
   const DsaShape* s;
 
-  // out[j] = score of position p0 + j for the query (q, w) of sequence seq,
-  // for positions [p0, p1), a page at a time: one small GEMM of the heads
-  // against the page's keys, then the weighted ReLU sum over the heads (in
-  // head order, as the reference sums).
-  // The head dots in ggml's order (attn_scores_exact, as its F32 matmul):
+  // out[j] = score of position p0 + j for the query of sequence seq (qt: its
+  // heads transposed, transpose_heads; w: their weights), for positions
+  // [p0, p1), a page at a time: the heads' dots with the page's keys, then
+  // the weighted ReLU sum over the heads (in head order, as the reference
+  // sums). The dots in ggml's order (attn_scores_exact, as its F32 matmul):
   // a score a last bit apart can swap two keys at the top-k cut.
-  void score(const float* q, const float* w, int32_t seq, int64_t p0, int64_t p1, float* out,
+  void score(const float* qt, const float* w, int32_t seq, int64_t p0, int64_t p1, float* out,
              std::vector<float>& tmp) const {
     const int64_t H = s->n_head, D = s->head_dim;
-    tmp.resize(H * kPage + D * H);
-    float* qt = tmp.data() + H * kPage;
-    for (int64_t h = 0; h < H; ++h) {
-      for (int64_t d = 0; d < D; ++d) qt[d * H + h] = q[h * D + d];
-    }
+    tmp.resize(H * kPage);
     for (int64_t k0 = p0; k0 < p1;) {
       const int64_t n = std::min(p1, (k0 / kPage + 1) * kPage) - k0;
       attn_scores_exact(qt, H, H, kv->k(layer, seq, k0) + key_offset, kv->row_stride(), n, D, tmp.data(), kPage);
@@ -138,10 +141,12 @@ void dsa_select(const Batch& batch, const KvCache& kv, int64_t layer, int64_t ke
   if (n_rows >= threads()) {
     // Many queries (prefill): one per item.
     parallel_for(n_rows, [&](int64_t r) {
-      thread_local std::vector<float> scores, tmp;
+      thread_local std::vector<float> scores, tmp, qt;
       const int64_t b = rows[r], n = batch.pos[b] + 1;
       scores.resize(static_cast<size_t>(n));
-      scorer.score(q + b * H * D, w + b * H, batch.seq[b], 0, n, scores.data(), tmp);
+      qt.resize(static_cast<size_t>(H * D));
+      transpose_heads(q + b * H * D, H, D, qt.data());
+      scorer.score(qt.data(), w + b * H, batch.seq[b], 0, n, scores.data(), tmp);
       top_k(scores.data(), n, s.top_k, chosen[b]);
     });
   } else if (n_rows > 0) {
@@ -154,12 +159,14 @@ void dsa_select(const Batch& batch, const KvCache& kv, int64_t layer, int64_t ke
       for (int64_t c = 0; c < n; c += kChunk) units.push_back({r, c});
     }
     std::vector<float> scores(static_cast<size_t>(base[n_rows]));
+    std::vector<float> qt(static_cast<size_t>(n_rows * H * D));  // each row's heads, transposed once
+    for (int64_t r = 0; r < n_rows; ++r) transpose_heads(q + rows[r] * H * D, H, D, qt.data() + r * H * D);
     parallel_for(static_cast<int64_t>(units.size()), [&](int64_t u) {
       thread_local std::vector<float> tmp;
       const auto [r, c] = units[u];
       const int64_t b = rows[r], n = batch.pos[b] + 1;
-      scorer.score(q + b * H * D, w + b * H, batch.seq[b], c, std::min(n, c + kChunk), scores.data() + base[r] + c,
-                   tmp);
+      scorer.score(qt.data() + r * H * D, w + b * H, batch.seq[b], c, std::min(n, c + kChunk),
+                   scores.data() + base[r] + c, tmp);
     });
     for (int64_t r = 0; r < n_rows; ++r) top_k(scores.data() + base[r], base[r + 1] - base[r], s.top_k, chosen[rows[r]]);
   }
