@@ -66,6 +66,23 @@ Quantized quantize_rows(const FormatTraits& f, const std::vector<float>& x, int6
   return q;
 }
 
+// N weight rows (w_row bytes apart) x B activation rows (a_row apart) of
+// K elements, out to y with ldy N.
+MatmulArgs matmul_args(const uint8_t* w, size_t w_row, const uint8_t* a, size_t a_row, int64_t K, int64_t N,
+                       int64_t B, float* y) {
+  MatmulArgs p;
+  p.K = K;
+  p.w = w;
+  p.w_stride = w_row;
+  p.N = N;
+  p.a = a;
+  p.a_stride = a_row;
+  p.B = B;
+  p.y = y;
+  p.ldy = N;
+  return p;
+}
+
 std::vector<int64_t> test_ks(const FormatTraits& f) {
   if (f.block_size == 1) return {1, 13, 31, 97, 300};
   // Odd block counts. 37 and 293 blocks also reach the batched decode GEMV's
@@ -120,16 +137,7 @@ TEST_CASE("simd: every ISA's dot/GEMV/GEMM matches the scalar reference for ever
           std::vector<int32_t> out_rows(B);
           for (int64_t b = 0; b < B; ++b) out_rows[b] = static_cast<int32_t>(B - 1 - b);
           std::vector<float> y(N * B, NAN), ym(N * B, NAN);
-          MatmulArgs p;
-          p.K = K;
-          p.w = w.bytes.data();
-          p.w_stride = w.row;
-          p.N = N;
-          p.a = a.bytes.data();
-          p.a_stride = a.row;
-          p.B = B;
-          p.y = y.data();
-          p.ldy = N;
+          MatmulArgs p = matmul_args(w.bytes.data(), w.row, a.bytes.data(), a.row, K, N, B, y.data());
           (B == 1 ? fk.gemv : fk.gemm)(p);
           MatmulArgs pm = p;
           pm.y = ym.data();
@@ -191,17 +199,8 @@ TEST_CASE("simd: every ISA's Q6_K dot/GEMV/GEMM equal the scalar reference bit f
           CAPTURE(B);
           std::vector<int32_t> out_rows(B);
           for (int64_t b = 0; b < B; ++b) out_rows[b] = static_cast<int32_t>(B - 1 - b);
-          MatmulArgs p;
-          p.K = K;
-          p.w = w;
-          p.w_stride = w_row;
-          p.N = N;
-          p.a = a;
-          p.a_stride = a_row;
-          p.B = B;
-          p.ldy = N;
           std::vector<float> y(N * B, NAN), yg(N * B, NAN), ym(N * B, NAN);
-          p.y = y.data();
+          MatmulArgs p = matmul_args(w, w_row, a, a_row, K, N, B, y.data());
           if (B == 1) fk.gemv(p);
           p.y = yg.data();
           fk.gemm(p);
@@ -256,15 +255,7 @@ TEST_CASE("simd: packed-activation GEMMs match the scalar reference") {
             std::vector<int32_t> out_rows(B);
             for (int64_t b = 0; b < B; ++b) out_rows[b] = static_cast<int32_t>(B - 1 - b);
             std::vector<float> y(N * B, NAN);
-            MatmulArgs p;
-            p.K = K;
-            p.w = w.bytes.data();
-            p.w_stride = w.row;
-            p.N = N;
-            p.a = packed.data();
-            p.B = B;
-            p.y = y.data();
-            p.ldy = N;
+            MatmulArgs p = matmul_args(w.bytes.data(), w.row, packed.data(), 0, K, N, B, y.data());
             p.out_rows = out_rows.data();
             fk.gemm_packed(p);
             for (int64_t b = 0; b < B; ++b) {
@@ -434,16 +425,7 @@ TEST_CASE("simd: Q8_0 and float-weight matmuls are bit-identical to the scalar r
         for (int64_t B : {int64_t{1}, int64_t{2}, int64_t{5}, int64_t{13}, kMaxB}) {
           CAPTURE(B);
           std::vector<float> want(N * B), got(N * B, NAN);
-          MatmulArgs p;
-          p.K = K;
-          p.w = w.bytes.data();
-          p.w_stride = w.row;
-          p.N = N;
-          p.a = a.bytes.data();
-          p.a_stride = a.row;
-          p.B = B;
-          p.ldy = N;
-          p.y = want.data();
+          MatmulArgs p = matmul_args(w.bytes.data(), w.row, a.bytes.data(), a.row, K, N, B, want.data());
           ref.of(t).gemm(p);
           p.y = got.data();
           (B == 1 ? fk.gemv : fk.gemm)(p);
