@@ -77,8 +77,9 @@ void install_float(KernelTable& t, QType type) {
 
 }  // namespace q8_0_exact
 
-// Replaces every Q8_0 and float-weight kernel of the table with the exact ones.
-inline void install_q8_0_exact(KernelTable& t) {
+// Replaces every Q8_0 and float-weight (F32, F16, BF16) kernel of the table with
+// the exact ones.
+inline void install_exact_kernels(KernelTable& t) {
   FormatKernels& f = t.fmt[format_index(QType::Q8_0)];
   f.dot = q8_0_exact::dot;
   f.gemv = q8_0_exact::gemm;

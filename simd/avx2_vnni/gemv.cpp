@@ -14,7 +14,7 @@ namespace moerun {
 void fill_avx2_vnni_gemv(KernelTable& t) {
   install_legacy_gemv(t);
   install_q4_k_gemv(t);
-  install_q8_0_exact(t);  // last: every Q8_0 kernel in ggml's order
+  install_exact_kernels(t);  // last: every Q8_0 and float-weight kernel in ggml's order
 }
 
 }  // namespace moerun

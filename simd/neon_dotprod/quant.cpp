@@ -12,7 +12,7 @@ namespace moerun {
 
 void fill_NeonDotprod(KernelTable& t) { 
   install_neon(t);
-  install_q8_0_exact(t);  // every Q8_0 kernel in ggml's order
+  install_exact_kernels(t);  // every Q8_0 and float-weight kernel in ggml's order
 }
 
 }  // namespace moerun
