@@ -292,29 +292,48 @@ void run_tile_exact(const Plan& p, const Run& run, const Item& it, TileScratch& 
     keys(g, krow, vrow, kstride, vstride);
     attn_scores_exact(ts.q.data(), M, M, krow, kstride, g.n, dk, ts.s.data() + g.col, cols);
   }
+  // Dense tiles (prefill) hold positions 0, 1, ... cols - 1 in order.
+  const bool from_zero = std::all_of(ts.segs.begin(), ts.segs.end(), [](const Segment& g) { return g.g0 < 0 && g.k0 == g.col; });
   for (int64_t t = 0; t < it.nt; ++t) {
     for (int64_t h = 0; h < G; ++h) {
       float* r = ts.s.data() + (t * G + h) * cols;
-      for (int64_t j = 0; j < cols; ++j) r[j] = ts.colpos[j] > pos[t] ? -INFINITY : r[j] * s.scale;
       float mx = -INFINITY;
-      for (int64_t j = 0; j < cols; ++j) mx = std::max(mx, r[j]);
+      if (from_zero) {
+        const int64_t seen = std::min<int64_t>(cols, pos[t] + 1);
+        for (int64_t j = 0; j < seen; ++j) {
+          r[j] *= s.scale;
+          mx = std::max(mx, r[j]);
+        }
+        std::fill(r + seen, r + cols, -INFINITY);
+      } else {
+        for (int64_t j = 0; j < cols; ++j) r[j] = ts.colpos[j] > pos[t] ? -INFINITY : r[j] * s.scale;
+        for (int64_t j = 0; j < cols; ++j) mx = std::max(mx, r[j]);
+      }
       // ggml's softmax over the cache cells (a multiple of 4, cell = position):
       // ggml_v_expf, each group of 4 cells summed in float and added to a
       // double; cells not attended to count 0.
       expf_ggml(r, cols, mx);
       double sum = 0;
-      float group[4] = {};
-      int64_t cur = -1;
-      for (int64_t j = 0; j < cols; ++j) {
-        const int32_t at = ts.colpos[j];
-        if (at / 4 != cur) {
-          if (cur >= 0) sum += ggml_exp::sum4(group);
-          group[0] = group[1] = group[2] = group[3] = 0.0f;
-          cur = at / 4;
+      if (from_zero) {
+        const int64_t n4 = cols & ~int64_t{3};
+        for (int64_t j = 0; j < n4; j += 4) sum += ggml_exp::sum4(r + j);
+        float group[4] = {};
+        std::copy(r + n4, r + cols, group);
+        sum += ggml_exp::sum4(group);
+      } else {
+        float group[4] = {};
+        int64_t cur = -1;
+        for (int64_t j = 0; j < cols; ++j) {
+          const int32_t at = ts.colpos[j];
+          if (at / 4 != cur) {
+            if (cur >= 0) sum += ggml_exp::sum4(group);
+            group[0] = group[1] = group[2] = group[3] = 0.0f;
+            cur = at / 4;
+          }
+          group[at % 4] = r[j];
         }
-        group[at % 4] = r[j];
+        sum += ggml_exp::sum4(group);
       }
-      sum += ggml_exp::sum4(group);
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t j = 0; j < cols; ++j) r[j] *= inv;
     }

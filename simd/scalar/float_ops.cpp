@@ -104,7 +104,6 @@ void attn_values_exact(const float* p, int64_t ldp, int64_t M, const float* v, i
     double* oi = o + i * ldo;
     for (int64_t j = 0; j < N; ++j) {
       const float pj = p[i * ldp + j];
-      if (pj == 0.0f) continue;  // adds +-0: no change
       const float* vj = v + j * ldv;
       for (int64_t d = 0; d < D; ++d) oi[d] += static_cast<double>(pj * vj[d]);
     }
