@@ -177,6 +177,54 @@ void quantize_rows_for(QType w_type, const float* x, int64_t ldx, int64_t K, int
   for (int64_t b = 0; b < B; ++b) quantize(x + b * ldx, out.bytes.data() + b * out.row, K);
 }
 
+void prepare_rows_for(QType w_type, int64_t K, int64_t B, QuantizedRows& out) {
+  const QType at = format_traits(w_type).vec_dot_type;
+  out.type = at;
+  out.K = K;
+  out.B = B;
+  out.row = row_bytes(at, K);
+  out.bytes.resize(out.row * static_cast<size_t>(B));
+}
+
+void quantize_row_for(QuantizedRows& out, int64_t b, const float* x) {
+  kernels().of(out.type).quantize(x, out.bytes.data() + static_cast<size_t>(b) * out.row, out.K);
+}
+
+void quantize_rows_parallel(QType w_type, const float* x, int64_t ldx, int64_t K, int64_t B, QuantizedRows& out) {
+  prepare_rows_for(w_type, K, B, out);
+  const QuantizeFn quantize = kernels().of(out.type).quantize;
+  uint8_t* const dst = out.bytes.data();
+  const size_t row = out.row;
+  parallel_for(B, [&](int64_t b) { quantize(x + b * ldx, dst + b * row, K); });
+}
+
+size_t packed_rows_bytes(QType w_type, int64_t B, int64_t K) {
+  const FormatKernels& wk = kernels().of(w_type);
+  if (B < kMinPackedCols || wk.gemm_packed == nullptr) return 0;
+  return wk.packed_act_bytes(B, K);
+}
+
+void pack_rows(QType w_type, const uint8_t* a, size_t a_stride, int64_t B, int64_t K, uint8_t* out) {
+  kernels().of(w_type).pack_act(a, a_stride, B, K, 0, (B + kPackGroup - 1) / kPackGroup, out);
+}
+
+void matmul_packed_range(const TensorView& w, const uint8_t* packed, int64_t B, int64_t n0, int64_t n1, float* y,
+                         int64_t ldy) {
+  if (B <= 0 || n1 <= n0) return;
+  MatmulArgs p;
+  p.K = w.ne[0];
+  p.w = w.row(n0);
+  p.w_stride = w.row_bytes;
+  p.N = n1 - n0;
+  p.a = packed;
+  p.a_stride = 0;
+  p.B = B;
+  p.y = y + n0;
+  p.ldy = ldy;
+  p.n_prefetch = w.ne[1] - n0;
+  kernels().of(w.type).gemm_packed(p);
+}
+
 void matmul_rows_range(const TensorView& w, const uint8_t* a, size_t a_stride, int64_t B, int64_t n0, int64_t n1,
                        float* y, int64_t ldy) {
   if (B <= 0 || n1 <= n0) return;

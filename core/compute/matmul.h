@@ -55,6 +55,23 @@ struct QuantizedRows {
 // weights of w_type, on the calling thread.
 void quantize_rows_for(QType w_type, const float* x, int64_t ldx, int64_t K, int64_t B, QuantizedRows& out);
 
+// Sizes `out` for B rows of K without filling them, and quantizes one row
+// into a row of it: for callers that fill rows from inside their own
+// parallel region.
+void prepare_rows_for(QType w_type, int64_t K, int64_t B, QuantizedRows& out);
+void quantize_row_for(QuantizedRows& out, int64_t b, const float* x);
+// The same, with the rows shared over the threads (a parallel region).
+void quantize_rows_parallel(QType w_type, const float* x, int64_t ldx, int64_t K, int64_t B, QuantizedRows& out);
+// Packed activations (simd FormatKernels::gemm_packed: 16 columns across a
+// vector) for B rows of weights of w_type: their size, or 0 where the ISA
+// has no packed GEMM for it or B is too small for one to pay (matmul takes
+// the same choice).
+size_t packed_rows_bytes(QType w_type, int64_t B, int64_t K);
+// Packs B quantized rows (a, a_stride bytes apart) into out, on the calling thread.
+void pack_rows(QType w_type, const uint8_t* a, size_t a_stride, int64_t B, int64_t K, uint8_t* out);
+// matmul_rows_range over packed rows (pack_rows): output rows y + b * ldy.
+void matmul_packed_range(const TensorView& w, const uint8_t* packed, int64_t B, int64_t n0, int64_t n1, float* y,
+                         int64_t ldy);
 // y[b * ldy + r] = dot(row r of w, activation row b) for rows r in [n0, n1)
 // and b < B, on the calling thread: one GEMV or GEMM-tile call. a: B rows of
 // w's vec_dot_type, a_stride bytes apart.

@@ -183,6 +183,136 @@ void moe_decode(const ExpertTensors& ex, const SharedExpert* shared, const float
   });
 }
 
+// Work items of a prefill phase: 64-row tiles (a GEMM tile's weights stay
+// in L2 while every column passes) of every job's matrices.
+void plan_tiles(const std::vector<MoeScratch::Job>& jobs, bool down, std::vector<MoeScratch::Chunk>& out) {
+  constexpr int32_t kTile = 64;
+  out.clear();
+  for (int32_t ji = 0; ji < static_cast<int32_t>(jobs.size()); ++ji) {
+    const int32_t rows = static_cast<int32_t>(down ? jobs[ji].down.ne[1] : jobs[ji].gate.ne[1]);
+    for (int32_t m = 0; m < (down ? 1 : 2); ++m) {
+      for (int32_t r = 0; r < rows; r += kTile) out.push_back({ji, m, r, std::min(rows, r + kTile)});
+    }
+  }
+}
+
+// One job's input to pack: rows of the activation format of weights w, K
+// long, `stride` bytes apart from `a`.
+struct PackInput {
+  QType w;
+  const uint8_t* a;
+  size_t stride;
+  int64_t K;
+};
+
+// Packs each job's input (in(job)) into one buffer, the jobs in parallel;
+// off(job) gets its offset, or SIZE_MAX where it has too few rows for the
+// packed GEMM (or the ISA none) and keeps its rows.
+template <class In, class Off>
+void pack_jobs(std::vector<MoeScratch::Job>& jobs, In in, Off off, std::vector<uint8_t>& buf) {
+  size_t total = 0;
+  for (MoeScratch::Job& j : jobs) {
+    const PackInput p = in(j);
+    const size_t bytes = packed_rows_bytes(p.w, j.n, p.K);
+    off(j) = bytes > 0 ? total : SIZE_MAX;
+    total += bytes;
+  }
+  buf.resize(total);
+  uint8_t* const out = buf.data();
+  MoeScratch::Job* const js = jobs.data();
+  parallel_for(static_cast<int64_t>(jobs.size()), [&](int64_t i) {
+    MoeScratch::Job& j = js[i];
+    if (off(j) == SIZE_MAX) return;
+    const PackInput p = in(j);
+    pack_rows(p.w, p.a, p.stride, j.n, p.K, out + off(j));
+  });
+}
+
+// Prefill: decode's three phases over GEMM tiles. Every job's gate and up
+// tiles share one parallel region; then SwiGLU and quantization of every
+// product row; then every job's down tiles; the inputs of each phase are
+// quantized and packed once per job, the jobs in parallel. (Experts one
+// after another, each spread over the threads, left a thread waiting while
+// the other packed or ran SwiGLU, at ~5 barriers per expert.) The kernels
+// are the ones matmul runs and each output element is computed alike, so
+// the floats do not change.
+void moe_prefill(const ExpertTensors& ex, const SharedExpert* shared, const float* x, int64_t B, int64_t k,
+                 MoeScratch& s) {
+  const int64_t E = ex.gate.ne[0], F = ex.gate.ne[1];
+  const int64_t slots = B * k;
+  const int64_t Fs = shared != nullptr ? shared->gate.ne[1] : 0;
+  quantize_rows_parallel(ex.gate.type, x, E, E, B, s.qx);
+  const size_t row = s.qx.row;
+  s.qxe.resize(row * static_cast<size_t>(slots));
+  {
+    uint8_t* const qxe = s.qxe.data();
+    const uint8_t* const qx = s.qx.bytes.data();
+    const int32_t* const order = s.order.data();
+    parallel_for(slots, [&](int64_t i) { std::memcpy(qxe + i * row, qx + (order[i] / k) * row, row); });
+  }
+  s.ge.resize(static_cast<size_t>(slots * F + B * Fs));
+  s.ue.resize(s.ge.size());
+  s.ys.resize(static_cast<size_t>(shared != nullptr ? B * E : 0));
+  s.jobs.clear();
+  for (int32_t e : s.active) {
+    const int64_t o = s.offset[e];
+    s.jobs.push_back({ex.gate.slice(e), ex.up.slice(e), ex.down.slice(e), s.qxe.data() + o * row, s.count[e],
+                      o * F, F, s.ye.data() + o * E});
+  }
+  if (shared != nullptr) {
+    s.jobs.push_back({shared->gate, shared->up, shared->down, s.qx.at(0), B, slots * F, Fs, s.ys.data()});
+  }
+  const MoeScratch::Job* const shared_job = shared != nullptr ? &s.jobs.back() : nullptr;
+  pack_jobs(
+      s.jobs, [&](const MoeScratch::Job& j) { return PackInput{ex.gate.type, j.a, row, E}; },
+      [](MoeScratch::Job& j) -> size_t& { return j.pin; }, s.pin);
+
+  const MoeScratch::Job* jobs = s.jobs.data();
+  std::vector<MoeScratch::Chunk>& chunks = s.chunks;  // not thread_local: the workers read it
+  plan_tiles(s.jobs, false, chunks);
+  parallel_for(static_cast<int64_t>(chunks.size()), [&](int64_t c) {
+    const MoeScratch::Chunk& ch = chunks[c];
+    const MoeScratch::Job& j = jobs[ch.job];
+    const TensorView& w = ch.m == 0 ? j.gate : j.up;
+    float* out = (ch.m == 0 ? s.ge.data() : s.ue.data()) + j.h0;
+    if (j.pin != SIZE_MAX) {
+      matmul_packed_range(w, s.pin.data() + j.pin, j.n, ch.r0, ch.r1, out, j.ld);
+    } else {
+      matmul_rows_range(w, j.a, row, j.n, ch.r0, ch.r1, out, j.ld);
+    }
+  });
+
+  // SwiGLU and its quantization for down, row by row: the slots' rows of F,
+  // then the tokens' rows of Fs.
+  const QType dt = ex.down.type, dts = shared != nullptr ? shared->down.type : dt;
+  prepare_rows_for(dt, F, slots, s.qh);
+  prepare_rows_for(dts, Fs, shared != nullptr ? B : 0, s.qhs);
+  parallel_for(slots + s.qhs.B, [&](int64_t r) {
+    const bool sh = r >= slots;
+    const int64_t off = sh ? slots * F + (r - slots) * Fs : r * F;
+    float* g = s.ge.data() + off;
+    silu_mul(g, s.ue.data() + off, g, sh ? Fs : F);
+    quantize_row_for(sh ? s.qhs : s.qh, sh ? r - slots : r, g);
+  });
+  // A job's down input: its rows of qh, or the shared expert's qhs.
+  auto down_input = [&](const MoeScratch::Job& j) {
+    return &j == shared_job ? PackInput{dts, s.qhs.at(0), s.qhs.row, Fs} : PackInput{dt, s.qh.at(j.h0 / F), s.qh.row, F};
+  };
+  pack_jobs(s.jobs, down_input, [](MoeScratch::Job& j) -> size_t& { return j.ph; }, s.ph);
+
+  plan_tiles(s.jobs, true, chunks);
+  parallel_for(static_cast<int64_t>(chunks.size()), [&](int64_t c) {
+    const MoeScratch::Chunk& ch = chunks[c];
+    const MoeScratch::Job& j = jobs[ch.job];
+    if (j.ph != SIZE_MAX) {
+      matmul_packed_range(j.down, s.ph.data() + j.ph, j.n, ch.r0, ch.r1, j.y, E);
+    } else {
+      const PackInput in = down_input(j);
+      matmul_rows_range(j.down, in.a, in.stride, j.n, ch.r0, ch.r1, j.y, E);
+    }
+  });
+}
+
 }  // namespace
 
 void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* ids, const float* weights, int64_t k,
@@ -213,8 +343,14 @@ void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* 
   // matmul spread over the threads and run as GEMM tiles.
   const bool decode = B * k <= 4 * n_active && ex.gate.type == ex.up.type &&
                      (shared == nullptr || (shared->gate.type == ex.gate.type && shared->up.type == ex.gate.type));
+  // Prefill with one format for gate and up (and the shared expert's):
+  // grouped phases (moe_prefill); otherwise experts one after another.
+  const bool grouped = ex.gate.type == ex.up.type &&
+                       (shared == nullptr || (shared->gate.type == ex.gate.type && shared->up.type == ex.gate.type));
   if (decode) {
     moe_decode(ex, shared, x, B, k, s);
+  } else if (grouped) {
+    moe_prefill(ex, shared, x, B, k, s);
   } else {
     if (shared != nullptr) {
       s.ys.resize(static_cast<size_t>(B * E));

@@ -5,6 +5,7 @@
 // pages are never read.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -85,6 +86,9 @@ struct MoeScratch {
     int64_t n;
     int64_t h0, ld;
     float* y;
+    // Prefill: byte offsets of its packed gate/up and down inputs in pin and
+    // ph (SIZE_MAX: not packed, too few rows or no packed kernel).
+    size_t pin = SIZE_MAX, ph = SIZE_MAX;
   };
   std::vector<Job> jobs;
   struct Chunk {
@@ -93,6 +97,7 @@ struct MoeScratch {
     int32_t r0, r1;
   };
   std::vector<Chunk> chunks;  // one decode phase's work items
+  std::vector<uint8_t> pin, ph;  // prefill: packed gate/up and down inputs of every job
 };
 
 // An expert every token goes through (DeepSeek's shared experts, fused into

@@ -139,17 +139,28 @@ struct LegacyKern {
       const PackedBlock& a = act[j];
       const __m512i init = _mm512_sub_epi32(_mm512_setzero_si512(),
                                             _mm512_slli_epi32(_mm512_loadu_si512(a.sum), U::kShift));
-      __m512i dot[NR];
-      for (int r = 0; r < NR; ++r) dot[r] = init;
+      // Two chains per row (even and odd slots), added at the end: with one,
+      // the 8 dependent vpdpbusd of a block held the rows to their latency.
+      // Integer sums, so the order changes nothing.
+      __m512i dot[NR], dot2[NR];
+      for (int r = 0; r < NR; ++r) {
+        dot[r] = init;
+        dot2[r] = _mm512_setzero_si512();
+      }
 #pragma GCC unroll 8
       for (int s = 0; s < kSlots; ++s) {
         const __m512i av = _mm512_loadu_si512(a.q[s]);
         for (int r = 0; r < NR; ++r) {
           int32_t word;
           std::memcpy(&word, w.u[r][j] + 4 * s, 4);
-          dot[r] = _mm512_dpbusd_epi32(dot[r], _mm512_set1_epi32(word), av);
+          if (s % 2 == 0) {
+            dot[r] = _mm512_dpbusd_epi32(dot[r], _mm512_set1_epi32(word), av);
+          } else {
+            dot2[r] = _mm512_dpbusd_epi32(dot2[r], _mm512_set1_epi32(word), av);
+          }
         }
       }
+      for (int r = 0; r < NR; ++r) dot[r] = _mm512_add_epi32(dot[r], dot2[r]);
       const __m512 da = _mm512_loadu_ps(a.d);
       for (int r = 0; r < NR; ++r) {
         acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r]), _mm512_mul_ps(da, _mm512_set1_ps(w.d[r][j])), acc[r]);
