@@ -20,6 +20,7 @@
 #include "core/compute/model.h"
 #include "core/compute/moe.h"
 #include "core/compute/op_profile.h"
+#include "core/compute/thread_pool.h"
 #include "core/error.h"
 #include "models/binder.h"
 #include "models/blocks.h"
@@ -374,12 +375,16 @@ void DeepSeek2::attention(const Ds2Layer& L, int64_t l, const Batch& batch, KvCa
   if (dsa_) indexer_.prepare(l, batch, h_.data(), qa_.data(), kva_.data() + kd, kr);
   {
     OpScope op("attn.norm_rope");
-    for (int64_t b = 0; b < B; ++b) {
+    // Tokens over the threads; each token's (cos, sin) once for all its heads.
+    parallel_for(B, [&](int64_t b) {
+      thread_local std::vector<float> cs;
+      cs.resize(static_cast<size_t>(hp_.rope.n_rot));
+      rope_table(batch.pos[b], hp_.rope, cs.data());
       float* r = kva_.data() + b * kr;
       rms_norm(r, L.kv_a_norm, r, kvl, eps);      // the latent c_kv
-      rope_inplace(r + kvl, batch.pos[b], hp_.rope);  // the shared rope key
-      for (int64_t h = 0; h < H; ++h) rope_inplace(q_.data() + b * qd + h * hk + ds_.qk_nope, batch.pos[b], hp_.rope);
-    }
+      rope_apply(r + kvl, cs.data(), hp_.rope);  // the shared rope key
+      for (int64_t h = 0; h < H; ++h) rope_apply(q_.data() + b * qd + h * hk + ds_.qk_nope, cs.data(), hp_.rope);
+    });
     kv_store(batch, kv, l, kva_.data(), nullptr);
   }
   const KeySelection* sel = nullptr;

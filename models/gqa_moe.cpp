@@ -20,6 +20,7 @@
 #include "core/compute/model.h"
 #include "core/compute/moe.h"
 #include "core/compute/op_profile.h"
+#include "core/compute/thread_pool.h"
 #include "core/error.h"
 #include "models/binder.h"
 #include "models/blocks.h"
@@ -204,7 +205,11 @@ void GqaMoe::attention(const GqaMoeLayer& L, int64_t l, const Batch& batch, KvCa
   att_.resize(B * qd);
   const MatmulOut qkv[3] = {{&L.wq, q_.data(), qd}, {&L.wk, k_.data(), kd}, {&L.wv, v_.data(), kd}};
   matmul_many(qkv, 3, h_.data(), E, B);
-  for (int64_t b = 0; b < B; ++b) {
+  // Tokens over the threads; each token's (cos, sin) once for all its heads.
+  parallel_for(B, [&](int64_t b) {
+    thread_local std::vector<float> cs;
+    cs.resize(static_cast<size_t>(hp_.rope.n_rot));
+    rope_table(batch.pos[b], hp_.rope, cs.data());
     float* q = q_.data() + b * qd;
     float* k = k_.data() + b * kd;
     if (L.bq) add_inplace(q, L.bq, qd);
@@ -212,13 +217,13 @@ void GqaMoe::attention(const GqaMoeLayer& L, int64_t l, const Batch& batch, KvCa
     if (L.bv) add_inplace(v_.data() + b * kd, L.bv, kd);
     for (int64_t h = 0; h < H; ++h) {
       if (L.q_norm) rms_norm(q + h * hd, L.q_norm, q + h * hd, hd, eps);
-      rope_inplace(q + h * hd, batch.pos[b], hp_.rope);
+      rope_apply(q + h * hd, cs.data(), hp_.rope);
     }
     for (int64_t h = 0; h < Hkv; ++h) {
       if (L.k_norm) rms_norm(k + h * hd, L.k_norm, k + h * hd, hd, eps);
-      rope_inplace(k + h * hd, batch.pos[b], hp_.rope);
+      rope_apply(k + h * hd, cs.data(), hp_.rope);
     }
-  }
+  });
   kv_store(batch, kv, l, k_.data(), v_.data());
   const GqaShape shape{H, Hkv, hd, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
   gqa_attention(batch, kv, l, shape, q_.data(), att_.data());

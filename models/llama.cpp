@@ -10,6 +10,7 @@
 #include "core/compute/matmul.h"
 #include "core/compute/op_profile.h"
 #include "core/compute/model.h"
+#include "core/compute/thread_pool.h"
 #include "core/error.h"
 #include "models/binder.h"
 #include "models/blocks.h"
@@ -127,10 +128,14 @@ void Llama::forward(const Batch& batch, KvCache& kv, float* logits) {
       rms_norm_rows(x_.data(), L.attn_norm, h_.data(), B, E, hp_.layer_norm_rms_epsilon);
       const MatmulOut qkv[3] = {{&L.wq, q_.data(), qd}, {&L.wk, k_.data(), kd}, {&L.wv, v_.data(), vd}};
       matmul_many(qkv, 3, h_.data(), E, B);
-      for (int64_t b = 0; b < B; ++b) {
-        for (int64_t hh = 0; hh < hp_.head_count; ++hh) rope_inplace(q_.data() + b * qd + hh * hk, batch.pos[b], hp_.rope);
-        for (int64_t hh = 0; hh < hp_.head_count_kv; ++hh) rope_inplace(k_.data() + b * kd + hh * hk, batch.pos[b], hp_.rope);
-      }
+      // Tokens over the threads; each token's (cos, sin) once for all its heads.
+      parallel_for(B, [&](int64_t b) {
+        thread_local std::vector<float> cs;
+        cs.resize(static_cast<size_t>(hp_.rope.n_rot));
+        rope_table(batch.pos[b], hp_.rope, cs.data());
+        for (int64_t hh = 0; hh < hp_.head_count; ++hh) rope_apply(q_.data() + b * qd + hh * hk, cs.data(), hp_.rope);
+        for (int64_t hh = 0; hh < hp_.head_count_kv; ++hh) rope_apply(k_.data() + b * kd + hh * hk, cs.data(), hp_.rope);
+      });
       kv_store(batch, kv, l, k_.data(), v_.data());
     }
     gqa_attention(batch, kv, l, shape, q_.data(), att_.data());  // timed as "attention"

@@ -3,6 +3,7 @@
 #include "simd/float_ops.h"
 
 #include "simd/dispatch.h"
+#include "simd/scalar/scalar.h"
 
 namespace moerun {
 
@@ -35,5 +36,7 @@ void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, fl
   kernels().f.softmax_block_f32(s, lds, M, N, m, l, rescale);
 }
 void rope_inplace(float* x, int64_t pos, const RopeParams& p) { kernels().f.rope_inplace(x, pos, p); }
+void rope_table(int64_t pos, const RopeParams& p, float* cs) { scalar::rope_table(pos, p, cs); }
+void rope_apply(float* x, const float* cs, const RopeParams& p) { scalar::rope_apply(x, cs, p); }
 
 }  // namespace moerun

@@ -69,5 +69,10 @@ struct RopeParams {
   int64_t n_ctx_orig = 0;
 };
 void rope_inplace(float* x, int64_t pos, const RopeParams& p);
+// The same in two steps, for the many heads of one position: the (cos, sin)
+// of each pair once (cs: n_rot floats), then each head; the same floats as
+// rope_inplace. Scalar code on every ISA (a few sin/cos per position).
+void rope_table(int64_t pos, const RopeParams& p, float* cs);
+void rope_apply(float* x, const float* cs, const RopeParams& p);
 
 }  // namespace moerun

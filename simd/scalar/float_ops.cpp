@@ -120,20 +120,22 @@ float yarn_corr_dim(int64_t n_dims, int64_t n_ctx_orig, float n_rot, float base)
 
 }  // namespace
 
-void rope_inplace(float* x, int64_t pos, const RopeParams& p) {
-  const int64_t half = p.n_rot / 2;
-  float corr_lo = 0, corr_hi = 0;
-  if (p.ext_factor != 0.0f) {
-    corr_lo = std::fmax(0.0f, std::floor(yarn_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_fast, p.base)));
-    corr_hi = std::fmin(static_cast<float>(p.n_rot - 1),
-                        std::ceil(yarn_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_slow, p.base)));
+namespace {
+
+// What every pair of one position needs: ggml's YaRN ramp bounds and the
+// theta step.
+struct RopeStep {
+  float corr_lo = 0, corr_hi = 0, theta_scale = 0;
+  explicit RopeStep(const RopeParams& p) {
+    if (p.ext_factor != 0.0f) {
+      corr_lo = std::fmax(0.0f, std::floor(yarn_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_fast, p.base)));
+      corr_hi = std::fmin(static_cast<float>(p.n_rot - 1),
+                          std::ceil(yarn_corr_dim(p.n_rot, p.n_ctx_orig, p.beta_slow, p.base)));
+    }
+    theta_scale = std::pow(p.base, -2.0f / static_cast<float>(p.n_rot));
   }
-  // theta_i = pos * base^(-2i/n_rot) by repeated multiplication, in float,
-  // as ggml's rope cache does: a closed-form pow differs in the last bits,
-  // and a last bit can move a level of the next int8 quantization.
-  const float theta_scale = std::pow(p.base, -2.0f / static_cast<float>(p.n_rot));
-  float theta_base = static_cast<float>(pos);
-  for (int64_t i = 0; i < half; ++i, theta_base *= theta_scale) {
+  // (cos, sin) of pair i, theta_base = pos * theta_scale^i.
+  void pair(const RopeParams& p, int64_t i, float theta_base, float& c, float& s) const {
     const float theta_extrap = theta_base / (p.freq_factors != nullptr ? p.freq_factors[i] : 1.0f);
     const float theta_interp = p.freq_scale * theta_extrap;
     float theta = theta_interp;
@@ -145,14 +147,43 @@ void rope_inplace(float* x, int64_t pos, const RopeParams& p) {
       theta = theta_interp * (1 - mix) + theta_extrap * mix;
       mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
     }
-    const float c = std::cos(theta) * mscale;
-    const float s = std::sin(theta) * mscale;
-    const int64_t a = p.neox ? i : 2 * i;
-    const int64_t b = p.neox ? i + half : 2 * i + 1;
-    const float x0 = x[a], x1 = x[b];
-    x[a] = x0 * c - x1 * s;
-    x[b] = x0 * s + x1 * c;
+    c = std::cos(theta) * mscale;
+    s = std::sin(theta) * mscale;
   }
+};
+
+void rotate(float* x, int64_t i, float c, float s, const RopeParams& p) {
+  const int64_t half = p.n_rot / 2;
+  const int64_t a = p.neox ? i : 2 * i;
+  const int64_t b = p.neox ? i + half : 2 * i + 1;
+  const float x0 = x[a], x1 = x[b];
+  x[a] = x0 * c - x1 * s;
+  x[b] = x0 * s + x1 * c;
+}
+
+}  // namespace
+
+// theta_i = pos * base^(-2i/n_rot) by repeated multiplication, in float, as
+// ggml's rope cache does: a closed-form pow differs in the last bits, and a
+// last bit can move a level of the next int8 quantization.
+void rope_inplace(float* x, int64_t pos, const RopeParams& p) {
+  const RopeStep step(p);
+  float theta_base = static_cast<float>(pos);
+  for (int64_t i = 0; i < p.n_rot / 2; ++i, theta_base *= step.theta_scale) {
+    float c, s;
+    step.pair(p, i, theta_base, c, s);
+    rotate(x, i, c, s, p);
+  }
+}
+
+void rope_table(int64_t pos, const RopeParams& p, float* cs) {
+  const RopeStep step(p);
+  float theta_base = static_cast<float>(pos);
+  for (int64_t i = 0; i < p.n_rot / 2; ++i, theta_base *= step.theta_scale) step.pair(p, i, theta_base, cs[2 * i], cs[2 * i + 1]);
+}
+
+void rope_apply(float* x, const float* cs, const RopeParams& p) {
+  for (int64_t i = 0; i < p.n_rot / 2; ++i) rotate(x, i, cs[2 * i], cs[2 * i + 1], p);
 }
 
 }  // namespace moerun::scalar

@@ -599,3 +599,44 @@ TEST_CASE("simd: moerun info --system and MOERUN_ISA") {
 
 }  // namespace
 }  // namespace moerun
+
+namespace moerun {
+namespace {
+
+TEST_CASE("simd: RoPE from a per-position table is rope_inplace's floats") {
+  std::mt19937 rng(41);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> factors(32);
+  for (float& f : factors) f = 1.0f + std::fabs(nd(rng));
+  for (bool neox : {false, true}) {
+    for (bool yarn : {false, true}) {
+      RopeParams p;
+      p.n_rot = 64;
+      p.base = 10000.0f;
+      p.neox = neox;
+      p.freq_factors = yarn ? nullptr : factors.data();
+      if (yarn) {
+        p.freq_scale = 0.25f;
+        p.ext_factor = 1.0f;
+        p.attn_factor = 1.1f;
+        p.n_ctx_orig = 4096;
+      }
+      for (int64_t pos : {0, 1, 37, 5000}) {
+        CAPTURE(neox);
+        CAPTURE(yarn);
+        CAPTURE(pos);
+        std::vector<float> x(80), y;
+        for (float& v : x) v = nd(rng);
+        y = x;
+        rope_inplace(x.data(), pos, p);
+        std::vector<float> cs(p.n_rot);
+        rope_table(pos, p, cs.data());
+        rope_apply(y.data(), cs.data(), p);
+        for (size_t i = 0; i < x.size(); ++i) REQUIRE(y[i] == x[i]);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace moerun
