@@ -166,17 +166,6 @@ void matmul2(const TensorView& w0, float* y0, int64_t ldy0, const TensorView& w1
   matmul_many(t, 2, x, ldx, B);
 }
 
-void quantize_rows_for(QType w_type, const float* x, int64_t ldx, int64_t K, int64_t B, QuantizedRows& out) {
-  const QType at = format_traits(w_type).vec_dot_type;
-  out.type = at;
-  out.K = K;
-  out.B = B;
-  out.row = row_bytes(at, K);
-  out.bytes.resize(out.row * static_cast<size_t>(B));
-  const QuantizeFn quantize = kernels().of(at).quantize;
-  for (int64_t b = 0; b < B; ++b) quantize(x + b * ldx, out.bytes.data() + b * out.row, K);
-}
-
 void prepare_rows_for(QType w_type, int64_t K, int64_t B, QuantizedRows& out) {
   const QType at = format_traits(w_type).vec_dot_type;
   out.type = at;
@@ -184,6 +173,12 @@ void prepare_rows_for(QType w_type, int64_t K, int64_t B, QuantizedRows& out) {
   out.B = B;
   out.row = row_bytes(at, K);
   out.bytes.resize(out.row * static_cast<size_t>(B));
+}
+
+void quantize_rows_for(QType w_type, const float* x, int64_t ldx, int64_t K, int64_t B, QuantizedRows& out) {
+  prepare_rows_for(w_type, K, B, out);
+  const QuantizeFn quantize = kernels().of(out.type).quantize;
+  for (int64_t b = 0; b < B; ++b) quantize(x + b * ldx, out.bytes.data() + b * out.row, K);
 }
 
 void quantize_row_for(QuantizedRows& out, int64_t b, const float* x) {
@@ -208,27 +203,11 @@ void pack_rows(QType w_type, const uint8_t* a, size_t a_stride, int64_t B, int64
   kernels().of(w_type).pack_act(a, a_stride, B, K, 0, (B + kPackGroup - 1) / kPackGroup, out);
 }
 
-void matmul_packed_range(const TensorView& w, const uint8_t* packed, int64_t B, int64_t n0, int64_t n1, float* y,
-                         int64_t ldy) {
-  if (B <= 0 || n1 <= n0) return;
-  MatmulArgs p;
-  p.K = w.ne[0];
-  p.w = w.row(n0);
-  p.w_stride = w.row_bytes;
-  p.N = n1 - n0;
-  p.a = packed;
-  p.a_stride = 0;
-  p.B = B;
-  p.y = y + n0;
-  p.ldy = ldy;
-  p.n_prefetch = w.ne[1] - n0;
-  kernels().of(w.type).gemm_packed(p);
-}
+namespace {
 
-void matmul_rows_range(const TensorView& w, const uint8_t* a, size_t a_stride, int64_t B, int64_t n0, int64_t n1,
-                       float* y, int64_t ldy) {
-  if (B <= 0 || n1 <= n0) return;
-  const FormatKernels& wk = kernels().of(w.type);
+// Kernel arguments for rows [n0, n1) of w against B activation rows.
+MatmulArgs range_args(const TensorView& w, const uint8_t* a, size_t a_stride, int64_t B, int64_t n0, int64_t n1,
+                      float* y, int64_t ldy) {
   MatmulArgs p;
   p.K = w.ne[0];
   p.w = w.row(n0);
@@ -240,7 +219,22 @@ void matmul_rows_range(const TensorView& w, const uint8_t* a, size_t a_stride, i
   p.y = y + n0;
   p.ldy = ldy;
   p.n_prefetch = w.ne[1] - n0;
-  (B == 1 ? wk.gemv : wk.gemm)(p);
+  return p;
+}
+
+}  // namespace
+
+void matmul_packed_range(const TensorView& w, const uint8_t* packed, int64_t B, int64_t n0, int64_t n1, float* y,
+                         int64_t ldy) {
+  if (B <= 0 || n1 <= n0) return;
+  kernels().of(w.type).gemm_packed(range_args(w, packed, 0, B, n0, n1, y, ldy));
+}
+
+void matmul_rows_range(const TensorView& w, const uint8_t* a, size_t a_stride, int64_t B, int64_t n0, int64_t n1,
+                       float* y, int64_t ldy) {
+  if (B <= 0 || n1 <= n0) return;
+  const FormatKernels& wk = kernels().of(w.type);
+  (B == 1 ? wk.gemv : wk.gemm)(range_args(w, a, a_stride, B, n0, n1, y, ldy));
 }
 
 void dequantize_row(const TensorView& w, int64_t i, float* dst) {

@@ -107,6 +107,10 @@ void split_gate_up(const TensorView& gate_up, TensorView& gate, TensorView& up) 
 
 namespace {
 
+// (token, slot) rows from which quantizing and gathering them is shared over
+// the threads (a decode step's few rows are not worth a parallel region).
+constexpr int64_t kParallelGather = 64;
+
 // Work items of one decode phase: row chunks of every job's matrices (a job
 // is a chosen expert or the shared expert), ~8 per thread over the phase, at
 // least 64 rows (a few tens of KB) and a multiple of 4 (the GEMV row tiles)
@@ -128,6 +132,45 @@ void plan_chunks(const std::vector<MoeScratch::Job>& jobs, bool down, std::vecto
   }
 }
 
+// The jobs of a step (decode or prefill): the tokens quantized once into
+// s.qx, each slot's row gathered by expert into s.qxe, the gate/up outputs
+// sized (the slots' rows of F, then the tokens' rows of Fs), one job per
+// active expert and one for the shared expert.
+void start_jobs(const ExpertTensors& ex, const SharedExpert* shared, const float* x, int64_t B, int64_t k,
+                MoeScratch& s) {
+  const int64_t E = ex.gate.ne[0], F = ex.gate.ne[1];
+  const int64_t slots = B * k;
+  const int64_t Fs = shared != nullptr ? shared->gate.ne[1] : 0;
+  if (slots > kParallelGather) {
+    quantize_rows_parallel(ex.gate.type, x, E, E, B, s.qx);
+  } else {
+    quantize_rows_for(ex.gate.type, x, E, E, B, s.qx);
+  }
+  const size_t row = s.qx.row;
+  s.qxe.resize(row * static_cast<size_t>(slots));
+  uint8_t* const qxe = s.qxe.data();
+  const uint8_t* const qx = s.qx.bytes.data();
+  const int32_t* const order = s.order.data();
+  auto gather = [&](int64_t i) { std::memcpy(qxe + i * row, qx + (order[i] / k) * row, row); };
+  if (slots > kParallelGather) {
+    parallel_for(slots, gather);
+  } else {
+    for (int64_t i = 0; i < slots; ++i) gather(i);
+  }
+  s.ge.resize(static_cast<size_t>(slots * F + B * Fs));
+  s.ue.resize(s.ge.size());
+  s.ys.resize(static_cast<size_t>(shared != nullptr ? B * E : 0));
+  s.jobs.clear();
+  for (int32_t e : s.active) {
+    const int64_t o = s.offset[e];
+    s.jobs.push_back({ex.gate.slice(e), ex.up.slice(e), ex.down.slice(e), qxe + o * row, s.count[e], o * F, F,
+                      s.ye.data() + o * E});
+  }
+  if (shared != nullptr) {
+    s.jobs.push_back({shared->gate, shared->up, shared->down, s.qx.at(0), B, slots * F, Fs, s.ys.data()});
+  }
+}
+
 // Decode: the tokens are quantized once (not once per expert and matrix),
 // then three parallel phases over every job at once: gate and up rows;
 // SwiGLU and quantization of each product; down rows. A routed expert's
@@ -138,24 +181,8 @@ void moe_decode(const ExpertTensors& ex, const SharedExpert* shared, const float
   const int64_t E = ex.gate.ne[0], F = ex.gate.ne[1];
   const int64_t slots = B * k;
   const int64_t Fs = shared != nullptr ? shared->gate.ne[1] : 0;
-  quantize_rows_for(ex.gate.type, x, E, E, B, s.qx);
+  start_jobs(ex, shared, x, B, k, s);
   const size_t row = s.qx.row;
-  s.qxe.resize(row * static_cast<size_t>(slots));
-  for (int64_t i = 0; i < slots; ++i) std::memcpy(s.qxe.data() + i * row, s.qx.at(s.order[i] / k), row);
-  // Gate/up outputs: the slots' rows of F, then the tokens' rows of Fs.
-  s.ge.resize(static_cast<size_t>(slots * F + B * Fs));
-  s.ue.resize(s.ge.size());
-  s.ys.resize(static_cast<size_t>(shared != nullptr ? B * E : 0));
-
-  s.jobs.clear();
-  for (int32_t e : s.active) {
-    const int64_t o = s.offset[e];
-    s.jobs.push_back({ex.gate.slice(e), ex.up.slice(e), ex.down.slice(e), s.qxe.data() + o * row, s.count[e],
-                      o * F, F, s.ye.data() + o * E});
-  }
-  if (shared != nullptr) {
-    s.jobs.push_back({shared->gate, shared->up, shared->down, s.qx.at(0), B, slots * F, Fs, s.ys.data()});
-  }
 
   std::vector<MoeScratch::Chunk>& chunks = s.chunks;  // not thread_local: the workers read it
   const MoeScratch::Job* jobs = s.jobs.data();
@@ -241,27 +268,8 @@ void moe_prefill(const ExpertTensors& ex, const SharedExpert* shared, const floa
   const int64_t E = ex.gate.ne[0], F = ex.gate.ne[1];
   const int64_t slots = B * k;
   const int64_t Fs = shared != nullptr ? shared->gate.ne[1] : 0;
-  quantize_rows_parallel(ex.gate.type, x, E, E, B, s.qx);
+  start_jobs(ex, shared, x, B, k, s);
   const size_t row = s.qx.row;
-  s.qxe.resize(row * static_cast<size_t>(slots));
-  {
-    uint8_t* const qxe = s.qxe.data();
-    const uint8_t* const qx = s.qx.bytes.data();
-    const int32_t* const order = s.order.data();
-    parallel_for(slots, [&](int64_t i) { std::memcpy(qxe + i * row, qx + (order[i] / k) * row, row); });
-  }
-  s.ge.resize(static_cast<size_t>(slots * F + B * Fs));
-  s.ue.resize(s.ge.size());
-  s.ys.resize(static_cast<size_t>(shared != nullptr ? B * E : 0));
-  s.jobs.clear();
-  for (int32_t e : s.active) {
-    const int64_t o = s.offset[e];
-    s.jobs.push_back({ex.gate.slice(e), ex.up.slice(e), ex.down.slice(e), s.qxe.data() + o * row, s.count[e],
-                      o * F, F, s.ye.data() + o * E});
-  }
-  if (shared != nullptr) {
-    s.jobs.push_back({shared->gate, shared->up, shared->down, s.qx.at(0), B, slots * F, Fs, s.ys.data()});
-  }
   const MoeScratch::Job* const shared_job = shared != nullptr ? &s.jobs.back() : nullptr;
   pack_jobs(
       s.jobs, [&](const MoeScratch::Job& j) { return PackInput{ex.gate.type, j.a, row, E}; },
