@@ -2,9 +2,11 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "core/compute/matmul.h"
 #include "core/compute/op_profile.h"
+#include "core/compute/thread_pool.h"
 #include "core/error.h"
 
 namespace moerun {
@@ -64,18 +66,22 @@ void Ds32Indexer::prepare(int64_t l, const Batch& batch, const float* x, const f
   // The weights' 1/sqrt(H) and the scores' 1/sqrt(D), folded into w once
   // (inference/model.py: weights * n_heads^-0.5 * softmax_scale).
   const float w_scale = 1.0f / std::sqrt(static_cast<float>(D * H));
-  for (int64_t b = 0; b < B; ++b) {
+  // Tokens over the threads; each token's (cos, sin) once for all its heads.
+  parallel_for(B, [&](int64_t b) {
+    thread_local std::vector<float> cs;
+    cs.resize(static_cast<size_t>(rope_.n_rot));
+    rope_table(batch.pos[b], rope_, cs.data());
     for (int64_t h = 0; h < H; ++h) {
       float* qh = q_.data() + (b * H + h) * D;
-      rope_inplace(qh, batch.pos[b], rope_);
+      rope_apply(qh, cs.data(), rope_);
       hadamard_inplace(qh, D);
       w_[b * H + h] *= w_scale;
     }
     float* k = key_rows + b * ld;
     layer_norm(k, L.k_norm, L.k_norm_b, k, D, kIndexerNormEps);
-    rope_inplace(k, batch.pos[b], rope_);
+    rope_apply(k, cs.data(), rope_);
     hadamard_inplace(k, D);
-  }
+  });
 }
 
 void Ds32Indexer::select(int64_t l, const Batch& batch, const KvCache& kv, int64_t key_offset,

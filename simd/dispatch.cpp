@@ -137,7 +137,7 @@ void check_complete(const KernelTable& t) {
   }
   const FloatKernels& f = t.f;
   if (!f.rms_norm || !f.softmax_inplace || !f.silu_mul || !f.add_inplace || !f.axpy || !f.dot_f32 ||
-      !f.rope_inplace || !f.expf_ggml || !f.attn_scores_exact || !f.attn_values_exact) {
+      !f.expf_ggml || !f.attn_scores_exact || !f.attn_values_exact) {
     missing("float op");
   }
 }

@@ -96,7 +96,6 @@ struct FloatKernels {
   void (*gemm_nn_acc_f32)(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
                           float* o, int64_t ldo) = nullptr;
   void (*softmax_block_f32)(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale) = nullptr;
-  void (*rope_inplace)(float* x, int64_t pos, const RopeParams& p) = nullptr;
   void (*expf_ggml)(float* x, int64_t n, float sub) = nullptr;
   void (*attn_scores_exact)(const float* qt, int64_t ldqt, int64_t M, const float* k, int64_t ldk, int64_t N,
                             int64_t D, float* s, int64_t lds) = nullptr;

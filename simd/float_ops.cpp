@@ -35,7 +35,7 @@ void attn_values_exact(const float* p, int64_t ldp, int64_t M, const float* v, i
 void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale) {
   kernels().f.softmax_block_f32(s, lds, M, N, m, l, rescale);
 }
-void rope_inplace(float* x, int64_t pos, const RopeParams& p) { kernels().f.rope_inplace(x, pos, p); }
+void rope_inplace(float* x, int64_t pos, const RopeParams& p) { scalar::rope_inplace(x, pos, p); }
 void rope_table(int64_t pos, const RopeParams& p, float* cs) { scalar::rope_table(pos, p, cs); }
 void rope_apply(float* x, const float* cs, const RopeParams& p) { scalar::rope_apply(x, cs, p); }
 

@@ -45,6 +45,12 @@ void expf_ggml(float* x, int64_t n, float sub);
 // Used where moerun must agree with llama.cpp to the last bit (tiles whose
 // keys are not split over threads, core/compute/attention.cpp).
 // s[i * lds + j] = (float) sum_d (double) (qt[d * ldqt + i] * k[j * ldk + d])   (qt: the queries transposed)
+// qt[d * ldqt + h] = q[h * D + d] for h < H: H query rows of D as attn_scores_exact reads them.
+inline void transpose_queries(const float* q, int64_t H, int64_t D, float* qt, int64_t ldqt) {
+  for (int64_t h = 0; h < H; ++h) {
+    for (int64_t d = 0; d < D; ++d) qt[d * ldqt + h] = q[h * D + d];
+  }
+}
 void attn_scores_exact(const float* qt, int64_t ldqt, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D,
                        float* s, int64_t lds);
 // o[i * ldo + d] += (double) (p[i * ldp + j] * v[j * ldv + d]) for j = 0, 1, ... N - 1 in turn
@@ -68,10 +74,11 @@ struct RopeParams {
   float beta_slow = 1.0f;
   int64_t n_ctx_orig = 0;
 };
+// Scalar code on every ISA (a few sin/cos per position).
 void rope_inplace(float* x, int64_t pos, const RopeParams& p);
 // The same in two steps, for the many heads of one position: the (cos, sin)
 // of each pair once (cs: n_rot floats), then each head; the same floats as
-// rope_inplace. Scalar code on every ISA (a few sin/cos per position).
+// rope_inplace. The models use these.
 void rope_table(int64_t pos, const RopeParams& p, float* cs);
 void rope_apply(float* x, const float* cs, const RopeParams& p);
 

@@ -231,10 +231,7 @@ void run_tile_exact(const Plan& p, const Run& run, const Item& it, TileScratch& 
   // Queries transposed (column i is tile row i), unscaled: ggml scales the scores.
   ts.q.resize(dk * M);
   for (int64_t t = 0; t < it.nt; ++t) {
-    const float* src = p.q + (run.b0 + it.t0 + t) * qd + h_first * dk;
-    for (int64_t h = 0; h < G; ++h) {
-      for (int64_t d = 0; d < dk; ++d) ts.q[d * M + t * G + h] = src[h * dk + d];
-    }
+    transpose_queries(p.q + (run.b0 + it.t0 + t) * qd + h_first * dk, G, dk, ts.q.data() + t * G, M);
   }
   const int32_t* pos = p.batch->pos.data() + run.b0 + it.t0;
   const int64_t stride = p.kv->row_stride();
@@ -292,22 +289,16 @@ void run_tile_exact(const Plan& p, const Run& run, const Item& it, TileScratch& 
     keys(g, krow, vrow, kstride, vstride);
     attn_scores_exact(ts.q.data(), M, M, krow, kstride, g.n, dk, ts.s.data() + g.col, cols);
   }
-  // Dense tiles (prefill) hold positions 0, 1, ... cols - 1 in order.
+  // Dense tiles (prefill) hold positions 0, 1, ... cols - 1 in order: their
+  // softmax groups of 4 cells are 4 consecutive columns.
   const bool from_zero = std::all_of(ts.segs.begin(), ts.segs.end(), [](const Segment& g) { return g.g0 < 0 && g.k0 == g.col; });
   for (int64_t t = 0; t < it.nt; ++t) {
     for (int64_t h = 0; h < G; ++h) {
       float* r = ts.s.data() + (t * G + h) * cols;
       float mx = -INFINITY;
-      if (from_zero) {
-        const int64_t seen = std::min<int64_t>(cols, pos[t] + 1);
-        for (int64_t j = 0; j < seen; ++j) {
-          r[j] *= s.scale;
-          mx = std::max(mx, r[j]);
-        }
-        std::fill(r + seen, r + cols, -INFINITY);
-      } else {
-        for (int64_t j = 0; j < cols; ++j) r[j] = ts.colpos[j] > pos[t] ? -INFINITY : r[j] * s.scale;
-        for (int64_t j = 0; j < cols; ++j) mx = std::max(mx, r[j]);
+      for (int64_t j = 0; j < cols; ++j) {
+        r[j] = ts.colpos[j] > pos[t] ? -INFINITY : r[j] * s.scale;
+        mx = std::max(mx, r[j]);
       }
       // ggml's softmax over the cache cells (a multiple of 4, cell = position):
       // ggml_v_expf, each group of 4 cells summed in float and added to a

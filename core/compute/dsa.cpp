@@ -74,20 +74,13 @@ constexpr int64_t kPage = KvCache::kPageTokens;
 // the threads (decode of a long sequence): 16 pages.
 constexpr int64_t kChunk = 16 * kPage;
 
-// qt[d * H + h] = q[h * D + d]: a query's heads as attn_scores_exact reads them.
-void transpose_heads(const float* q, int64_t H, int64_t D, float* qt) {
-  for (int64_t h = 0; h < H; ++h) {
-    for (int64_t d = 0; d < D; ++d) qt[d * H + h] = q[h * D + d];
-  }
-}
-
 struct Scorer {
   const KvCache* kv;
   int64_t layer, key_offset;
   const DsaShape* s;
 
   // out[j] = score of position p0 + j for the query of sequence seq (qt: its
-  // heads transposed, transpose_heads; w: their weights), for positions
+  // heads transposed, transpose_queries; w: their weights), for positions
   // [p0, p1), a page at a time: the heads' dots with the page's keys, then
   // the weighted ReLU sum over the heads (in head order, as the reference
   // sums). The dots in ggml's order (attn_scores_exact, as its F32 matmul):
@@ -145,7 +138,7 @@ void dsa_select(const Batch& batch, const KvCache& kv, int64_t layer, int64_t ke
       const int64_t b = rows[r], n = batch.pos[b] + 1;
       scores.resize(static_cast<size_t>(n));
       qt.resize(static_cast<size_t>(H * D));
-      transpose_heads(q + b * H * D, H, D, qt.data());
+      transpose_queries(q + b * H * D, H, D, qt.data(), H);
       scorer.score(qt.data(), w + b * H, batch.seq[b], 0, n, scores.data(), tmp);
       top_k(scores.data(), n, s.top_k, chosen[b]);
     });
@@ -160,7 +153,7 @@ void dsa_select(const Batch& batch, const KvCache& kv, int64_t layer, int64_t ke
     }
     std::vector<float> scores(static_cast<size_t>(base[n_rows]));
     std::vector<float> qt(static_cast<size_t>(n_rows * H * D));  // each row's heads, transposed once
-    for (int64_t r = 0; r < n_rows; ++r) transpose_heads(q + rows[r] * H * D, H, D, qt.data() + r * H * D);
+    for (int64_t r = 0; r < n_rows; ++r) transpose_queries(q + rows[r] * H * D, H, D, qt.data() + r * H * D, H);
     parallel_for(static_cast<int64_t>(units.size()), [&](int64_t u) {
       thread_local std::vector<float> tmp;
       const auto [r, c] = units[u];

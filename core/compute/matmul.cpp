@@ -31,6 +31,10 @@ constexpr int64_t kPackGroup = 16;  // columns per packed group
 
 using Target = MatmulOut;
 
+// Quantizing B activation rows of K is shared over the threads when there
+// is enough of it and no parallel region is already running.
+bool quantize_in_parallel(int64_t B, int64_t K) { return B > 1 && B * K >= (1 << 16) && !in_parallel(); }
+
 // y_t = x . W_t^T for every target t: the activation rows are quantized (and
 // packed) once for all of them, and one parallel region hands out row chunks
 // of all the targets. Targets share format and K.
@@ -49,10 +53,10 @@ void run(const Target* targets, int n_targets, const float* x, int64_t ldx, cons
   act.resize(a_row * static_cast<size_t>(B));
   uint8_t* const abuf = act.data();  // not `act` inside the parallel loops: it is per thread
   auto xrow = [&](int64_t b) { return x + (rows != nullptr ? rows[b] : b) * ldx; };
-  if (B == 1 || B * K < (1 << 16)) {
-    for (int64_t b = 0; b < B; ++b) quantize(xrow(b), abuf + b * a_row, K);
-  } else {
+  if (quantize_in_parallel(B, K)) {
     parallel_for(B, [&](int64_t b) { quantize(xrow(b), abuf + b * a_row, K); });
+  } else {
+    for (int64_t b = 0; b < B; ++b) quantize(xrow(b), abuf + b * a_row, K);
   }
 
   MatmulArgs base;
@@ -63,10 +67,10 @@ void run(const Target* targets, int n_targets, const float* x, int64_t ldx, cons
   base.B = B;
   base.out_rows = rows;
   GemmFn fn = B == 1 ? wk.gemv : wk.gemm;
-  if (B >= kMinPackedCols && wk.gemm_packed != nullptr) {
+  if (const size_t packed_bytes = packed_rows_bytes(w.type, B, K); packed_bytes > 0) {
     // Packed once here, read by every row chunk.
     thread_local std::vector<uint8_t> packed;
-    packed.resize(wk.packed_act_bytes(B, K));
+    packed.resize(packed_bytes);
     uint8_t* const pbuf = packed.data();
     const int64_t groups = (B + kPackGroup - 1) / kPackGroup;
     if (in_parallel() || groups < 4) {
@@ -178,19 +182,18 @@ void prepare_rows_for(QType w_type, int64_t K, int64_t B, QuantizedRows& out) {
 void quantize_rows_for(QType w_type, const float* x, int64_t ldx, int64_t K, int64_t B, QuantizedRows& out) {
   prepare_rows_for(w_type, K, B, out);
   const QuantizeFn quantize = kernels().of(out.type).quantize;
-  for (int64_t b = 0; b < B; ++b) quantize(x + b * ldx, out.bytes.data() + b * out.row, K);
+  uint8_t* const dst = out.bytes.data();
+  const size_t row = out.row;
+  auto one = [&](int64_t b) { quantize(x + b * ldx, dst + b * row, K); };
+  if (quantize_in_parallel(B, K)) {
+    parallel_for(B, one);
+  } else {
+    for (int64_t b = 0; b < B; ++b) one(b);
+  }
 }
 
 void quantize_row_for(QuantizedRows& out, int64_t b, const float* x) {
   kernels().of(out.type).quantize(x, out.bytes.data() + static_cast<size_t>(b) * out.row, out.K);
-}
-
-void quantize_rows_parallel(QType w_type, const float* x, int64_t ldx, int64_t K, int64_t B, QuantizedRows& out) {
-  prepare_rows_for(w_type, K, B, out);
-  const QuantizeFn quantize = kernels().of(out.type).quantize;
-  uint8_t* const dst = out.bytes.data();
-  const size_t row = out.row;
-  parallel_for(B, [&](int64_t b) { quantize(x + b * ldx, dst + b * row, K); });
 }
 
 size_t packed_rows_bytes(QType w_type, int64_t B, int64_t K) {

@@ -52,7 +52,8 @@ struct QuantizedRows {
 };
 
 // Quantizes B rows of x (row stride ldx, K = w_type's row length) for
-// weights of w_type, on the calling thread.
+// weights of w_type: shared over the threads when there are many (as
+// matmul does), on the calling thread otherwise or inside a parallel region.
 void quantize_rows_for(QType w_type, const float* x, int64_t ldx, int64_t K, int64_t B, QuantizedRows& out);
 
 // Sizes `out` for B rows of K without filling them, and quantizes one row
@@ -60,8 +61,6 @@ void quantize_rows_for(QType w_type, const float* x, int64_t ldx, int64_t K, int
 // parallel region.
 void prepare_rows_for(QType w_type, int64_t K, int64_t B, QuantizedRows& out);
 void quantize_row_for(QuantizedRows& out, int64_t b, const float* x);
-// The same, with the rows shared over the threads (a parallel region).
-void quantize_rows_parallel(QType w_type, const float* x, int64_t ldx, int64_t K, int64_t B, QuantizedRows& out);
 // Packed activations (simd FormatKernels::gemm_packed: 16 columns across a
 // vector) for B rows of weights of w_type: their size, or 0 where the ISA
 // has no packed GEMM for it or B is too small for one to pay (matmul takes

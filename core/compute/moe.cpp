@@ -107,8 +107,8 @@ void split_gate_up(const TensorView& gate_up, TensorView& gate, TensorView& up) 
 
 namespace {
 
-// (token, slot) rows from which quantizing and gathering them is shared over
-// the threads (a decode step's few rows are not worth a parallel region).
+// (token, slot) rows from which gathering them is shared over the threads
+// (a decode step's few rows are not worth a parallel region).
 constexpr int64_t kParallelGather = 64;
 
 // Work items of one decode phase: row chunks of every job's matrices (a job
@@ -132,20 +132,24 @@ void plan_chunks(const std::vector<MoeScratch::Job>& jobs, bool down, std::vecto
   }
 }
 
+// A step's shapes (set by start_jobs): E the model width, F a routed
+// expert's rows, Fs the shared expert's (0: none), slots = tokens x k, row
+// the bytes of one quantized token.
+struct Step {
+  int64_t E, F, Fs, slots;
+  size_t row;
+};
+
 // The jobs of a step (decode or prefill): the tokens quantized once into
 // s.qx, each slot's row gathered by expert into s.qxe, the gate/up outputs
 // sized (the slots' rows of F, then the tokens' rows of Fs), one job per
-// active expert and one for the shared expert.
-void start_jobs(const ExpertTensors& ex, const SharedExpert* shared, const float* x, int64_t B, int64_t k,
+// active expert and one for the shared expert (the last).
+Step start_jobs(const ExpertTensors& ex, const SharedExpert* shared, const float* x, int64_t B, int64_t k,
                 MoeScratch& s) {
   const int64_t E = ex.gate.ne[0], F = ex.gate.ne[1];
   const int64_t slots = B * k;
   const int64_t Fs = shared != nullptr ? shared->gate.ne[1] : 0;
-  if (slots > kParallelGather) {
-    quantize_rows_parallel(ex.gate.type, x, E, E, B, s.qx);
-  } else {
-    quantize_rows_for(ex.gate.type, x, E, E, B, s.qx);
-  }
+  quantize_rows_for(ex.gate.type, x, E, E, B, s.qx);
   const size_t row = s.qx.row;
   s.qxe.resize(row * static_cast<size_t>(slots));
   uint8_t* const qxe = s.qxe.data();
@@ -169,6 +173,27 @@ void start_jobs(const ExpertTensors& ex, const SharedExpert* shared, const float
   if (shared != nullptr) {
     s.jobs.push_back({shared->gate, shared->up, shared->down, s.qx.at(0), B, slots * F, Fs, s.ys.data()});
   }
+  return {E, F, Fs, slots, row};
+}
+
+// A job's input rows for one of its matrices: the activation format of
+// weights w, K long, `stride` bytes apart from `a`.
+struct JobInput {
+  QType w;
+  const uint8_t* a;
+  size_t stride;
+  int64_t K;
+};
+
+// Its gate/up input: the gathered tokens.
+JobInput gate_input(const ExpertTensors& ex, const MoeScratch::Job& j, const Step& st) {
+  return {ex.gate.type, j.a, st.row, st.E};
+}
+
+// Its down input: its rows of s.qh, or the shared expert's s.qhs.
+JobInput down_input(const MoeScratch& s, const MoeScratch::Job& j, const Step& st) {
+  if (st.Fs > 0 && &j == &s.jobs.back()) return {j.down.type, s.qhs.at(0), s.qhs.row, st.Fs};
+  return {j.down.type, s.qh.at(j.h0 / st.F), s.qh.row, st.F};
 }
 
 // Decode: the tokens are quantized once (not once per expert and matrix),
@@ -178,12 +203,7 @@ void start_jobs(const ExpertTensors& ex, const SharedExpert* shared, const float
 // them; the shared expert's to s.ys, one row per token.
 void moe_decode(const ExpertTensors& ex, const SharedExpert* shared, const float* x, int64_t B, int64_t k,
                 MoeScratch& s) {
-  const int64_t E = ex.gate.ne[0], F = ex.gate.ne[1];
-  const int64_t slots = B * k;
-  const int64_t Fs = shared != nullptr ? shared->gate.ne[1] : 0;
-  start_jobs(ex, shared, x, B, k, s);
-  const size_t row = s.qx.row;
-
+  const Step st = start_jobs(ex, shared, x, B, k, s);
   std::vector<MoeScratch::Chunk>& chunks = s.chunks;  // not thread_local: the workers read it
   const MoeScratch::Job* jobs = s.jobs.data();
   plan_chunks(s.jobs, false, chunks);
@@ -191,22 +211,20 @@ void moe_decode(const ExpertTensors& ex, const SharedExpert* shared, const float
     const MoeScratch::Chunk& ch = chunks[c];
     const MoeScratch::Job& j = jobs[ch.job];
     float* out = (ch.m == 0 ? s.ge.data() : s.ue.data()) + j.h0;
-    matmul_rows_range(ch.m == 0 ? j.gate : j.up, j.a, row, j.n, ch.r0, ch.r1, out, j.ld);
+    matmul_rows_range(ch.m == 0 ? j.gate : j.up, j.a, st.row, j.n, ch.r0, ch.r1, out, j.ld);
   });
 
   // SwiGLU, quantized for down: the slots' rows, then the shared rows.
   silu_mul(s.ge.data(), s.ue.data(), s.ge.data(), static_cast<int64_t>(s.ge.size()));
-  quantize_rows_for(ex.down.type, s.ge.data(), F, F, slots, s.qh);
-  if (shared != nullptr) quantize_rows_for(shared->down.type, s.ge.data() + slots * F, Fs, Fs, B, s.qhs);
+  quantize_rows_for(ex.down.type, s.ge.data(), st.F, st.F, st.slots, s.qh);
+  if (shared != nullptr) quantize_rows_for(shared->down.type, s.ge.data() + st.slots * st.F, st.Fs, st.Fs, B, s.qhs);
 
   plan_chunks(s.jobs, true, chunks);
   parallel_for(static_cast<int64_t>(chunks.size()), [&](int64_t c) {
     const MoeScratch::Chunk& ch = chunks[c];
     const MoeScratch::Job& j = jobs[ch.job];
-    const bool is_shared = shared != nullptr && ch.job == static_cast<int32_t>(s.jobs.size()) - 1;
-    const QuantizedRows& h = is_shared ? s.qhs : s.qh;
-    const uint8_t* a = is_shared ? h.at(0) : h.at(j.h0 / F);
-    matmul_rows_range(j.down, a, h.row, j.n, ch.r0, ch.r1, j.y, E);
+    const JobInput in = down_input(s, j, st);
+    matmul_rows_range(j.down, in.a, in.stride, j.n, ch.r0, ch.r1, j.y, st.E);
   });
 }
 
@@ -223,15 +241,6 @@ void plan_tiles(const std::vector<MoeScratch::Job>& jobs, bool down, std::vector
   }
 }
 
-// One job's input to pack: rows of the activation format of weights w, K
-// long, `stride` bytes apart from `a`.
-struct PackInput {
-  QType w;
-  const uint8_t* a;
-  size_t stride;
-  int64_t K;
-};
-
 // Packs each job's input (in(job)) into one buffer, the jobs in parallel;
 // off(job) gets its offset, or SIZE_MAX where it has too few rows for the
 // packed GEMM (or the ISA none) and keeps its rows.
@@ -239,7 +248,7 @@ template <class In, class Off>
 void pack_jobs(std::vector<MoeScratch::Job>& jobs, In in, Off off, std::vector<uint8_t>& buf) {
   size_t total = 0;
   for (MoeScratch::Job& j : jobs) {
-    const PackInput p = in(j);
+    const JobInput p = in(j);
     const size_t bytes = packed_rows_bytes(p.w, j.n, p.K);
     off(j) = bytes > 0 ? total : SIZE_MAX;
     total += bytes;
@@ -250,9 +259,20 @@ void pack_jobs(std::vector<MoeScratch::Job>& jobs, In in, Off off, std::vector<u
   parallel_for(static_cast<int64_t>(jobs.size()), [&](int64_t i) {
     MoeScratch::Job& j = js[i];
     if (off(j) == SIZE_MAX) return;
-    const PackInput p = in(j);
+    const JobInput p = in(j);
     pack_rows(p.w, p.a, p.stride, j.n, p.K, out + off(j));
   });
+}
+
+// Rows [r0, r1) of w for a job's n input rows: from their packed form
+// (offset `off` in buf) where pack_jobs made one, else from the rows.
+void run_tile(const TensorView& w, const std::vector<uint8_t>& buf, size_t off, const JobInput& in, int64_t n,
+              int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  if (off != SIZE_MAX) {
+    matmul_packed_range(w, buf.data() + off, n, r0, r1, y, ldy);
+  } else {
+    matmul_rows_range(w, in.a, in.stride, n, r0, r1, y, ldy);
+  }
 }
 
 // Prefill: decode's three phases over GEMM tiles. Every job's gate and up
@@ -265,15 +285,10 @@ void pack_jobs(std::vector<MoeScratch::Job>& jobs, In in, Off off, std::vector<u
 // the floats do not change.
 void moe_prefill(const ExpertTensors& ex, const SharedExpert* shared, const float* x, int64_t B, int64_t k,
                  MoeScratch& s) {
-  const int64_t E = ex.gate.ne[0], F = ex.gate.ne[1];
-  const int64_t slots = B * k;
-  const int64_t Fs = shared != nullptr ? shared->gate.ne[1] : 0;
-  start_jobs(ex, shared, x, B, k, s);
-  const size_t row = s.qx.row;
-  const MoeScratch::Job* const shared_job = shared != nullptr ? &s.jobs.back() : nullptr;
-  pack_jobs(
-      s.jobs, [&](const MoeScratch::Job& j) { return PackInput{ex.gate.type, j.a, row, E}; },
-      [](MoeScratch::Job& j) -> size_t& { return j.pin; }, s.pin);
+  const Step st = start_jobs(ex, shared, x, B, k, s);
+  auto gate_in = [&](const MoeScratch::Job& j) { return gate_input(ex, j, st); };
+  auto down_in = [&](const MoeScratch::Job& j) { return down_input(s, j, st); };
+  pack_jobs(s.jobs, gate_in, [](MoeScratch::Job& j) -> size_t& { return j.pin; }, s.pin);
 
   const MoeScratch::Job* jobs = s.jobs.data();
   std::vector<MoeScratch::Chunk>& chunks = s.chunks;  // not thread_local: the workers read it
@@ -281,43 +296,28 @@ void moe_prefill(const ExpertTensors& ex, const SharedExpert* shared, const floa
   parallel_for(static_cast<int64_t>(chunks.size()), [&](int64_t c) {
     const MoeScratch::Chunk& ch = chunks[c];
     const MoeScratch::Job& j = jobs[ch.job];
-    const TensorView& w = ch.m == 0 ? j.gate : j.up;
     float* out = (ch.m == 0 ? s.ge.data() : s.ue.data()) + j.h0;
-    if (j.pin != SIZE_MAX) {
-      matmul_packed_range(w, s.pin.data() + j.pin, j.n, ch.r0, ch.r1, out, j.ld);
-    } else {
-      matmul_rows_range(w, j.a, row, j.n, ch.r0, ch.r1, out, j.ld);
-    }
+    run_tile(ch.m == 0 ? j.gate : j.up, s.pin, j.pin, gate_in(j), j.n, ch.r0, ch.r1, out, j.ld);
   });
 
   // SwiGLU and its quantization for down, row by row: the slots' rows of F,
   // then the tokens' rows of Fs.
-  const QType dt = ex.down.type, dts = shared != nullptr ? shared->down.type : dt;
-  prepare_rows_for(dt, F, slots, s.qh);
-  prepare_rows_for(dts, Fs, shared != nullptr ? B : 0, s.qhs);
-  parallel_for(slots + s.qhs.B, [&](int64_t r) {
-    const bool sh = r >= slots;
-    const int64_t off = sh ? slots * F + (r - slots) * Fs : r * F;
+  prepare_rows_for(ex.down.type, st.F, st.slots, s.qh);
+  prepare_rows_for(shared != nullptr ? shared->down.type : ex.down.type, st.Fs, shared != nullptr ? B : 0, s.qhs);
+  parallel_for(st.slots + s.qhs.B, [&](int64_t r) {
+    const bool sh = r >= st.slots;
+    const int64_t off = sh ? st.slots * st.F + (r - st.slots) * st.Fs : r * st.F;
     float* g = s.ge.data() + off;
-    silu_mul(g, s.ue.data() + off, g, sh ? Fs : F);
-    quantize_row_for(sh ? s.qhs : s.qh, sh ? r - slots : r, g);
+    silu_mul(g, s.ue.data() + off, g, sh ? st.Fs : st.F);
+    quantize_row_for(sh ? s.qhs : s.qh, sh ? r - st.slots : r, g);
   });
-  // A job's down input: its rows of qh, or the shared expert's qhs.
-  auto down_input = [&](const MoeScratch::Job& j) {
-    return &j == shared_job ? PackInput{dts, s.qhs.at(0), s.qhs.row, Fs} : PackInput{dt, s.qh.at(j.h0 / F), s.qh.row, F};
-  };
-  pack_jobs(s.jobs, down_input, [](MoeScratch::Job& j) -> size_t& { return j.ph; }, s.ph);
+  pack_jobs(s.jobs, down_in, [](MoeScratch::Job& j) -> size_t& { return j.ph; }, s.ph);
 
   plan_tiles(s.jobs, true, chunks);
   parallel_for(static_cast<int64_t>(chunks.size()), [&](int64_t c) {
     const MoeScratch::Chunk& ch = chunks[c];
     const MoeScratch::Job& j = jobs[ch.job];
-    if (j.ph != SIZE_MAX) {
-      matmul_packed_range(j.down, s.ph.data() + j.ph, j.n, ch.r0, ch.r1, j.y, E);
-    } else {
-      const PackInput in = down_input(j);
-      matmul_rows_range(j.down, in.a, in.stride, j.n, ch.r0, ch.r1, j.y, E);
-    }
+    run_tile(j.down, s.ph, j.ph, down_in(j), j.n, ch.r0, ch.r1, j.y, st.E);
   });
 }
 
@@ -346,18 +346,16 @@ void moe_ffn(const ExpertTensors& ex, const float* x, int64_t B, const int32_t* 
   s.ye.resize(static_cast<size_t>(B * k * E));
   s.fill.resize(static_cast<size_t>(B * k));
   for (int64_t i = 0; i < B * k; ++i) s.fill[s.order[i]] = static_cast<int32_t>(i);
-  // Few tokens per expert (decode): every chosen expert's rows shared out
-  // at once (moe_decode). Many (prefill): experts one after another, each
-  // matmul spread over the threads and run as GEMM tiles.
-  const bool decode = B * k <= 4 * n_active && ex.gate.type == ex.up.type &&
-                     (shared == nullptr || (shared->gate.type == ex.gate.type && shared->up.type == ex.gate.type));
-  // Prefill with one format for gate and up (and the shared expert's):
-  // grouped phases (moe_prefill); otherwise experts one after another.
-  const bool grouped = ex.gate.type == ex.up.type &&
-                       (shared == nullptr || (shared->gate.type == ex.gate.type && shared->up.type == ex.gate.type));
-  if (decode) {
+  // Few tokens per expert (decode): row chunks of every chosen expert at
+  // once (moe_decode); many (prefill): GEMM tiles of every expert at once
+  // (moe_prefill). Both quantize the tokens once for every gate and up, so
+  // they need one format for all of them; otherwise experts one after
+  // another, each matmul spread over the threads.
+  const bool one_format = ex.gate.type == ex.up.type && (shared == nullptr || (shared->gate.type == ex.gate.type &&
+                                                                                shared->up.type == ex.gate.type));
+  if (one_format && B * k <= 4 * n_active) {
     moe_decode(ex, shared, x, B, k, s);
-  } else if (grouped) {
+  } else if (one_format) {
     moe_prefill(ex, shared, x, B, k, s);
   } else {
     if (shared != nullptr) {

@@ -33,7 +33,6 @@ void fill_Scalar(KernelTable& t) {
   t.f.gemm_nt_f32 = scalar::gemm_nt_f32;
   t.f.gemm_nn_acc_f32 = scalar::gemm_nn_acc_f32;
   t.f.softmax_block_f32 = scalar::softmax_block_f32;
-  t.f.rope_inplace = scalar::rope_inplace;
   t.f.expf_ggml = scalar::expf_ggml;
   t.f.attn_scores_exact = scalar::attn_scores_exact;
   t.f.attn_values_exact = scalar::attn_values_exact;
