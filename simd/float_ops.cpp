@@ -19,6 +19,10 @@ void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* k, int64_t
                  int64_t lds) {
   kernels().f.gemm_nt_f32(q, ldq, M, k, ldk, N, D, s, lds);
 }
+void gemm_g16_bf16(const float* a, int64_t lda, int64_t M, const uint16_t* b, int64_t ldg, int64_t N, int64_t D, float* s,
+                  int64_t lds, bool accumulate) {
+  kernels().f.gemm_g16_bf16(a, lda, M, b, ldg, N, D, s, lds, accumulate);
+}
 void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
                      float* o, int64_t ldo) {
   kernels().f.gemm_nn_acc_f32(p, ldp, M, v, ldv, N, D, o, ldo);

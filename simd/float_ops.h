@@ -29,6 +29,16 @@ void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* k, int64_t
 // o[i * ldo + d] += sum_j p[i * ldp + j] * v[j * ldv + d]   (i < M, j < N, d < D)
 void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
                      float* o, int64_t ldo);
+// s = a b with b in bfloat16 and its columns in groups of 16, each group
+// channel-major ([D][16] values, groups ldg values apart), so one vector
+// load takes a channel of 16 columns (block-sparse key bounds,
+// core/compute/kv_cache.h):
+// s[i * lds + j] = (accumulate ? s[i * lds + j] : 0)
+//                  + sum_d a[i * lda + d] * bf16(b[(j / 16) * ldg + d * 16 + j % 16])
+// for i < M, j < N (N a multiple of 16), in fused multiply-adds in order of
+// d, so every ISA gives the scalar reference's floats.
+void gemm_g16_bf16(const float* a, int64_t lda, int64_t M, const uint16_t* b, int64_t ldg, int64_t N, int64_t D, float* s,
+                  int64_t lds, bool accumulate);
 // One block of an online softmax over rows i < M of scores s (N columns,
 // -inf where masked), with running max m[i] and sum l[i] (start: -inf, 0):
 // mx = max(m[i], max_j s_ij); rescale[i] = exp(m[i] - mx) (1 while both are

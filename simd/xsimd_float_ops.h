@@ -6,6 +6,8 @@
 // double, and tests/simd bound the difference.
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <xsimd/xsimd.hpp>
@@ -142,6 +144,87 @@ struct FloatOps {
     for (; i < M; ++i) nn_rows<1>(p + i * ldp, ldp, v, ldv, N, D, o + i * ldo, ldo);
   }
 
+  // a * b + c rounded once. xsimd 8's fma is fused on AVX2 and NEON but
+  // a multiply and an add on AVX-512 (Debian's xsimd has no AVX-512 fma);
+  // the kernels above keep that, gemm_g16_bf16 needs the scalar reference's
+  // std::fma on every ISA.
+  static V fused(V a, V b, V c) {
+#if defined(__AVX512F__)
+    if constexpr (W == 16) return _mm512_fmadd_ps(a, b, c);
+#endif
+    return xsimd::fma(a, b, c);
+  }
+
+  // W bfloat16 values widened to floats (the top halves of their bits).
+  static V load_bf16(const uint16_t* p) {
+#if defined(__AVX512F__)
+    if constexpr (W == 16) {
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (W == 8) {
+      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+#endif
+#if defined(__ARM_NEON)
+    if constexpr (W == 4) return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
+#endif
+    alignas(64) float f[W];
+    for (int64_t i = 0; i < W; ++i) f[i] = std::bit_cast<float>(static_cast<uint32_t>(p[i]) << 16);
+    return V::load_aligned(f);
+  }
+
+  // s = a b over NA rows of a and NG groups of 16 columns of b: per d, the
+  // groups' vectors are loaded once and each row's a[i][d] is broadcast into
+  // them. Accumulators run along d, one per (row, vector of columns), so the
+  // sums are the scalar reference's fmas in its order.
+  template <int NA, int NG>
+  static void g16_tile(const float* a, int64_t lda, const uint16_t* b, int64_t ldg, int64_t D, float* s, int64_t lds,
+                       bool accumulate) {
+    constexpr int GV = 16 / W;  // vectors per group
+    V acc[NA][NG * GV];
+    for (int i = 0; i < NA; ++i)
+      for (int c = 0; c < NG * GV; ++c)
+        acc[i][c] = accumulate ? V::load_unaligned(s + i * lds + c * W) : V(0.f);
+    for (int64_t d = 0; d < D; ++d) {
+      V bv[NG * GV];
+      for (int g = 0; g < NG; ++g)
+        for (int c = 0; c < GV; ++c) bv[g * GV + c] = load_bf16(b + g * ldg + d * 16 + c * W);
+      for (int i = 0; i < NA; ++i) {
+        const V av(a[i * lda + d]);
+        for (int c = 0; c < NG * GV; ++c) acc[i][c] = fused(av, bv[c], acc[i][c]);
+      }
+    }
+    for (int i = 0; i < NA; ++i)
+      for (int c = 0; c < NG * GV; ++c) acc[i][c].store_unaligned(s + i * lds + c * W);
+  }
+
+  template <int NA>
+  static void g16_rows(const float* a, int64_t lda, const uint16_t* b, int64_t ldg, int64_t N, int64_t D, float* s,
+                       int64_t lds, bool accumulate) {
+    // Three groups per tile where the registers hold 8 x 3 accumulators
+    // (AVX-512); one elsewhere.
+    constexpr int NG = W == 16 ? 3 : 1;
+    int64_t j = 0;
+    for (; j + 16 * NG <= N; j += 16 * NG) {
+      g16_tile<NA, NG>(a, lda, b + j / 16 * ldg, ldg, D, s + j, lds, accumulate);
+    }
+    for (; j < N; j += 16) g16_tile<NA, 1>(a, lda, b + j / 16 * ldg, ldg, D, s + j, lds, accumulate);
+  }
+
+  static void gemm_g16_bf16(const float* a, int64_t lda, int64_t M, const uint16_t* b, int64_t ldg, int64_t N, int64_t D,
+                           float* s, int64_t lds, bool accumulate) {
+    // Rows per tile: 8 on AVX-512 (24 accumulators), 4 on AVX2 (8 of its
+    // 16 registers), 6 on NEON (24 of 32 registers of 4 lanes).
+    constexpr int NA = W == 16 ? 8 : W == 8 ? 4 : 6;
+    int64_t i = 0;
+    for (; i + NA <= M; i += NA) g16_rows<NA>(a + i * lda, lda, b, ldg, N, D, s + i * lds, lds, accumulate);
+    for (; i < M; ++i) g16_rows<1>(a + i * lda, lda, b, ldg, N, D, s + i * lds, lds, accumulate);
+  }
+
   static void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale) {
     for (int64_t i = 0; i < M; ++i) {
       float* r = s + i * lds;
@@ -152,9 +235,9 @@ struct FloatOps {
         for (j = W; j + W <= N; j += W) vm = xsimd::max(vm, V::load_unaligned(r + j));
         float lanes[W];
         vm.store_unaligned(lanes);
-        for (float v : lanes) mx = std::fmax(mx, v);
+        for (float v : lanes) mx = v > mx ? v : mx;  // no NaN here; std::fmax is a libm call
       }
-      for (; j < N; ++j) mx = std::fmax(mx, r[j]);
+      for (; j < N; ++j) mx = r[j] > mx ? r[j] : mx;
       if (mx == -INFINITY) {
         rescale[i] = 1.0f;
         for (j = 0; j < N; ++j) r[j] = 0.0f;
@@ -188,6 +271,7 @@ struct FloatOps {
     f.dot_f32 = dot_f32;
     f.gemm_nt_f32 = gemm_nt_f32;
     f.gemm_nn_acc_f32 = gemm_nn_acc_f32;
+    f.gemm_g16_bf16 = gemm_g16_bf16;
     f.softmax_block_f32 = softmax_block_f32;
   }
 };

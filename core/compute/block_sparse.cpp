@@ -1,6 +1,7 @@
 #include "core/compute/block_sparse.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <tuple>
 #include <vector>
@@ -14,9 +15,10 @@ namespace moerun {
 namespace {
 
 constexpr int64_t kBlock = KvCache::kBoundBlock;
-// Blocks per work item when the bounds of one query are shared out over
-// the threads (decode of a long sequence).
-constexpr int64_t kChunkBlocks = 64;
+// Bound groups (of 16 blocks) per work item when the bounds of one query
+// are shared out over the threads (decode of a long sequence); a multiple
+// of the AVX-512 kernel's 3 groups per tile.
+constexpr int64_t kChunkGroups = 6;
 
 // One (row, KV head) that keeps a subset: its candidate blocks lie between
 // the sinks and the window, positions [mid0, mid1).
@@ -26,6 +28,18 @@ struct SparseRow {
   int64_t blk0 = 0, blk1 = 0;  // candidate blocks [blk0, blk1)
   int64_t ub = 0;              // offset of its [G, blk1 - blk0] bounds in the buffer
 };
+
+// f rounded to bfloat16 toward +inf (dir > 0) or -inf (dir < 0), so a
+// rounded maximum is still >= every key and a rounded minimum <= every key.
+// Truncating the low half rounds toward zero; the other way is one step
+// further from zero.
+uint16_t bf16_toward(float f, int dir) {
+  const uint32_t bits = std::bit_cast<uint32_t>(f);
+  auto h = static_cast<uint16_t>(bits >> 16);
+  const bool away = (bits & 0xffffu) != 0 && std::isfinite(f) && (f > 0) == (dir > 0);
+  if (away) ++h;  // the next bfloat16 away from zero (may be inf)
+  return h;
+}
 
 }  // namespace
 
@@ -49,17 +63,22 @@ void update_key_bounds(const Batch& batch, KvCache& kv, int64_t layer) {
     if (i + 1 < blocks.size() && std::get<0>(blocks[i + 1]) == seq && std::get<1>(blocks[i + 1]) == blk) continue;
     const int64_t lo = blk * kBlock;
     const int64_t hi = std::max(last, std::min(lo + kBlock, kv.seq_len(seq)) - 1);  // rows written so far
-    float* mx = kv.key_bounds(layer, seq, blk);
-    float* mn = mx + kd;
+    thread_local std::vector<float> mx, mn;
     const float* r0 = kv.k(layer, seq, lo);
-    std::copy(r0, r0 + kd, mx);
-    std::copy(r0, r0 + kd, mn);
+    mx.assign(r0, r0 + kd);
+    mn.assign(r0, r0 + kd);
     for (int64_t p = lo + 1; p <= hi; ++p) {
       const float* r = kv.k(layer, seq, p);
       for (int64_t i = 0; i < kd; ++i) {
         mx[i] = std::max(mx[i], r[i]);
         mn[i] = std::min(mn[i], r[i]);
       }
+    }
+    constexpr int64_t kGroup = KvCache::kBoundGroup;
+    uint16_t* grp = kv.key_bound_group(layer, seq, blk / kGroup) + blk % kGroup;
+    for (int64_t i = 0; i < kd; ++i) {
+      grp[i * kGroup] = bf16_toward(mx[i], +1);
+      grp[(kd + i) * kGroup] = bf16_toward(mn[i], -1);
     }
   }
 }
@@ -91,32 +110,43 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
     }
   }
   // Upper bounds of every candidate block for every head of the group, in
-  // chunks of blocks over the threads: ub[h][j] = q+_h . max_j + q-_h . min_j,
-  // two GEMMs over the chunk's bound rows (consecutive at 2 * k_dim floats).
+  // chunks of bound groups over the threads: ub[h][j] = q+_h . max_j +
+  // q-_h . min_j, one run of fmas over the maxima then the minima of each
+  // block (gemm_g16_bf16 against whole groups; the bounds of blocks outside
+  // [blk0, blk1) are computed and dropped).
   std::vector<float> ub(static_cast<size_t>(n_ub));
   if (cfg.select) {
-    std::vector<std::pair<int64_t, int64_t>> units;  // (row, first block)
+    constexpr int64_t kGroup = KvCache::kBoundGroup;
+    std::vector<std::pair<int64_t, int64_t>> units;  // (row, first group)
     for (int64_t r = 0; r < static_cast<int64_t>(rows.size()); ++r) {
-      for (int64_t j = rows[r].blk0; j < rows[r].blk1; j += kChunkBlocks) units.push_back({r, j});
+      const int64_t gr1 = (rows[r].blk1 + kGroup - 1) / kGroup;
+      for (int64_t gr = rows[r].blk0 / kGroup; gr < gr1; gr += kChunkGroups) units.push_back({r, gr});
     }
     parallel_for(static_cast<int64_t>(units.size()), [&](int64_t u) {
-      thread_local std::vector<float> qpos, qneg, lo;
+      thread_local std::vector<float> qpos, qneg, t;
       const SparseRow& r = rows[units[u].first];
-      const int64_t j0 = units[u].second, n = std::min(r.blk1, j0 + kChunkBlocks) - j0, nb = r.blk1 - r.blk0;
+      const int64_t gr0 = units[u].second;
+      const int64_t ng = std::min((r.blk1 + kGroup - 1) / kGroup, gr0 + kChunkGroups) - gr0;
+      const int64_t nb = r.blk1 - r.blk0, nt = ng * kGroup;
       qpos.resize(G * dk);
       qneg.resize(G * dk);
-      lo.resize(G * kChunkBlocks);
+      t.resize(G * kChunkGroups * kGroup);
       const float* qg = q + r.b * s.n_head * dk + r.g * G * dk;
       for (int64_t i = 0; i < G * dk; ++i) {
         const float v = qg[i] * s.scale;
         qpos[i] = std::max(v, 0.0f);
         qneg[i] = std::min(v, 0.0f);
       }
-      const float* mx = kv.key_bounds(layer, batch.seq[r.b], j0) + r.g * dk;
-      float* hi = ub.data() + r.ub + (j0 - r.blk0);
-      gemm_nt_f32(qpos.data(), dk, G, mx, 2 * kd, n, dk, hi, nb);
-      gemm_nt_f32(qneg.data(), dk, G, mx + kd, 2 * kd, n, dk, lo.data(), kChunkBlocks);
-      for (int64_t h = 0; h < G; ++h) add_inplace(hi + h * nb, lo.data() + h * kChunkBlocks, n);
+      const uint16_t* grp = kv.key_bound_group(layer, batch.seq[r.b], gr0);
+      const int64_t ldg = kv.bound_group_stride();
+      gemm_g16_bf16(qpos.data(), dk, G, grp + r.g * dk * kGroup, ldg, nt, dk, t.data(), nt, false);
+      gemm_g16_bf16(qneg.data(), dk, G, grp + (kd + r.g * dk) * kGroup, ldg, nt, dk, t.data(), nt, true);
+      // Columns of t are blocks gr0 * 16 + c; keep those in [blk0, blk1).
+      const int64_t c0 = std::max<int64_t>(0, r.blk0 - gr0 * kGroup);
+      const int64_t c1 = std::min(nt, r.blk1 - gr0 * kGroup);
+      for (int64_t h = 0; h < G; ++h) {
+        std::copy(t.data() + h * nt + c0, t.data() + h * nt + c1, ub.data() + r.ub + h * nb + (gr0 * kGroup + c0 - r.blk0));
+      }
     });
   }
   // Per row: rank the blocks, take the best that fit the budget, and write
@@ -124,7 +154,8 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
   std::vector<std::vector<KeySpan>> row_spans(rows.size());
   parallel_for(static_cast<int64_t>(rows.size()), [&](int64_t ri) {
     thread_local std::vector<float> key, best, sums, rescale;
-    thread_local std::vector<int64_t> order, taken;
+    thread_local std::vector<uint64_t> order;
+    thread_local std::vector<int64_t> taken;
     thread_local std::vector<std::pair<int64_t, int64_t>> segs;  // chosen [begin, end) between sinks and window
     const SparseRow& r = rows[ri];
     std::vector<KeySpan>& out = row_spans[ri];
@@ -148,15 +179,33 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
       softmax_block_f32(u, nb, G, nb, best.data(), sums.data(), rescale.data());
       key.assign(nb, 0.0f);
       for (int64_t h = 0; h < G; ++h) add_inplace(key.data(), u + h * nb, nb);
+      // Highest rank first, the later block first among equals: (rank bits,
+      // index) in one integer (ranks are sums of exponentials, >= +0, whose
+      // bits order as their values). Only the blocks the budget can take
+      // are sorted up front; the rest only if short blocks leave room.
       order.resize(nb);
-      for (int64_t j = 0; j < nb; ++j) order[j] = j;
-      std::sort(order.begin(), order.end(), [](int64_t a, int64_t b) {
-        return key[a] > key[b] || (key[a] == key[b] && a > b);
-      });
+      for (int64_t j = 0; j < nb; ++j) {
+        order[j] = static_cast<uint64_t>(std::bit_cast<uint32_t>(key[j])) << 32 | static_cast<uint64_t>(j);
+      }
+      auto length = [&](uint64_t e) {
+        const int64_t blk = r.blk0 + static_cast<int64_t>(e & 0xffffffffu);
+        return std::min(r.mid1, (blk + 1) * kBlock) - std::max(r.mid0, blk * kBlock);
+      };
       int64_t left = cfg.budget - cfg.sinks - window;
-      for (int64_t j : order) {
-        const int64_t blk = r.blk0 + j;
-        const int64_t len = std::min(r.mid1, (blk + 1) * kBlock) - std::max(r.mid0, blk * kBlock);
+      int64_t sorted = std::min(nb, left / kBlock + 2), end = nb;
+      std::partial_sort(order.begin(), order.begin() + sorted, order.end(), std::greater<>());
+      for (int64_t i = 0; i < end; ++i) {
+        if (i == sorted) {
+          // What the budget has left room for: blocks no longer than it
+          // (usually only a block cut at the sinks or the window).
+          end = std::partition(order.begin() + i, order.begin() + end, [&](uint64_t e) { return length(e) <= left; }) -
+                order.begin();
+          std::sort(order.begin() + i, order.begin() + end, std::greater<>());
+          sorted = end;
+          if (i == end) break;
+        }
+        const int64_t blk = r.blk0 + static_cast<int64_t>(order[i] & 0xffffffffu);
+        const int64_t len = length(order[i]);
         if (len > left) continue;
         taken.push_back(blk);
         left -= len;

@@ -30,9 +30,10 @@ void KvCache::reserve(int64_t seq, int64_t n) {
 
 void KvCache::reserve_bounds(int64_t seq) {
   const int64_t blocks = static_cast<int64_t>(seqs_[seq].pages.size()) * (kPageTokens / kBoundBlock);
+  const int64_t floats = (blocks + kBoundGroup - 1) / kBoundGroup * bound_group_stride();
   for (int64_t l = 0; l < layout_.n_layer; ++l) {
-    std::vector<float>& b = bounds_[seq * layout_.n_layer + l];
-    if (static_cast<int64_t>(b.size()) < blocks * 2 * layout_.k_dim) b.resize(blocks * 2 * layout_.k_dim, 0.0f);
+    std::vector<uint16_t>& b = bounds_[seq * layout_.n_layer + l];
+    if (static_cast<int64_t>(b.size()) < floats) b.resize(floats, 0);
   }
 }
 

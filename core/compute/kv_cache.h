@@ -41,6 +41,11 @@ class KvCache {
   // bounds that take 1/8 of the key memory.
   static constexpr int64_t kBoundBlock = 16;
   static_assert(kPageTokens % kBoundBlock == 0);
+  // Blocks per group of bounds: a group stores its blocks' bounds channel
+  // by channel, so one vector load takes a channel of 16 blocks and a
+  // query's bounds are a GEMM of its heads against whole vectors
+  // (simd gemm_g16_f32), not a dot product per block.
+  static constexpr int64_t kBoundGroup = 16;
 
   KvCache(const KvLayout& layout, int64_t n_ctx, int64_t n_seq);
 
@@ -67,16 +72,21 @@ class KvCache {
   void set_sparse(const SparseAttnConfig& c);
   const SparseAttnConfig& sparse() const { return sparse_; }
   bool has_key_bounds() const { return keep_bounds_; }
-  // Bounds of block `block` (positions [block * kBoundBlock, +kBoundBlock)):
-  // k_dim maxima, then k_dim minima, over the rows written so far. The
-  // blocks of one (layer, sequence) follow each other at a stride of
-  // 2 * k_dim floats, so a query scores many of them with one GEMM.
-  float* key_bounds(int64_t layer, int64_t seq, int64_t block) {
-    return bounds_[seq * layout_.n_layer + layer].data() + block * 2 * layout_.k_dim;
+  // Bounds of the blocks of group `group` (block b covers positions
+  // [b * kBoundBlock, +kBoundBlock); group g holds blocks [16 g, 16 g + 16)),
+  // over the rows written so far: [2 * k_dim][kBoundGroup] bfloat16, the
+  // maximum of channel i of block 16 g + l at [i * 16 + l] (rounded up),
+  // its minimum at [(k_dim + i) * 16 + l] (rounded down), so they still
+  // bound every key. The groups of one (layer, sequence) follow each other
+  // at bound_group_stride() values. Bfloat16 halves what choosing blocks
+  // reads per query (1/16 of the F32 keys' bytes at 16-token blocks).
+  uint16_t* key_bound_group(int64_t layer, int64_t seq, int64_t group) {
+    return bounds_[seq * layout_.n_layer + layer].data() + group * bound_group_stride();
   }
-  const float* key_bounds(int64_t layer, int64_t seq, int64_t block) const {
-    return const_cast<KvCache*>(this)->key_bounds(layer, seq, block);
+  const uint16_t* key_bound_group(int64_t layer, int64_t seq, int64_t group) const {
+    return const_cast<KvCache*>(this)->key_bound_group(layer, seq, group);
   }
+  int64_t bound_group_stride() const { return 2 * layout_.k_dim * kBoundGroup; }
 
   float* k(int64_t layer, int64_t seq, int64_t pos) { return row(layer, seq, pos, 0); }
   float* v(int64_t layer, int64_t seq, int64_t pos) { return row(layer, seq, pos, layout_.k_dim); }
@@ -108,7 +118,7 @@ class KvCache {
   SparseAttnConfig sparse_;
   bool keep_bounds_ = false;
   // Per (sequence, layer), when kept: the blocks of the reserved positions.
-  std::vector<std::vector<float>> bounds_;
+  std::vector<std::vector<uint16_t>> bounds_;
   void reserve_bounds(int64_t seq);
 };
 

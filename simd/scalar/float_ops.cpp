@@ -1,5 +1,6 @@
 // Scalar float kernels: the reference every ISA variant is checked against,
 // and the scalar row of the dispatch table (simd/scalar/kernels.cpp).
+#include <bit>
 #include <cmath>
 
 #include "simd/ggml_exp.h"
@@ -49,6 +50,20 @@ void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* k, int64_t
                  int64_t lds) {
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < N; ++j) s[i * lds + j] = dot_f32(q + i * ldq, k + j * ldk, D);
+  }
+}
+
+void gemm_g16_bf16(const float* a, int64_t lda, int64_t M, const uint16_t* b, int64_t ldg, int64_t N, int64_t D, float* s,
+                  int64_t lds, bool accumulate) {
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) {
+      const uint16_t* col = b + (j / 16) * ldg + j % 16;
+      float t = accumulate ? s[i * lds + j] : 0.0f;
+      for (int64_t d = 0; d < D; ++d) {
+        t = std::fma(a[i * lda + d], std::bit_cast<float>(static_cast<uint32_t>(col[d * 16]) << 16), t);
+      }
+      s[i * lds + j] = t;
+    }
   }
 }
 

@@ -18,6 +18,8 @@ void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* k, int64_t
                  int64_t lds);
 void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
                      float* o, int64_t ldo);
+void gemm_g16_bf16(const float* a, int64_t lda, int64_t M, const uint16_t* b, int64_t ldg, int64_t N, int64_t D, float* s,
+                  int64_t lds, bool accumulate);
 void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale);
 void rope_inplace(float* x, int64_t pos, const RopeParams& p);
 void rope_table(int64_t pos, const RopeParams& p, float* cs);

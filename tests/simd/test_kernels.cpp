@@ -397,6 +397,54 @@ TEST_CASE("simd: the attention GEMMs (q k^T, o += p v) match the scalar ones") {
   }
 }
 
+TEST_CASE("simd: a b over bfloat16 columns in groups of 16 (gemm_g16_bf16) gives the scalar fmas bit for bit") {
+  std::mt19937 rng(12);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (Isa isa : runnable_isas()) {
+    const FloatKernels& f = kernel_table(isa).f;
+    CAPTURE(std::string(kernel_table(isa).name));
+    for (int64_t M : {1, 5, 8, 13, 16, 32}) {
+      for (int64_t N : {16, 32, 48, 64, 112}) {
+        for (int64_t D : {1, 33, 576}) {
+          for (bool accumulate : {false, true}) {
+            CAPTURE(M);
+            CAPTURE(N);
+            CAPTURE(D);
+            CAPTURE(accumulate);
+            // Groups further apart than their own D x 16 floats, as in the
+            // cache's bounds (max then min channels).
+            const int64_t lda = 2 * D + 3, ldg = 2 * D * 16, lds = N + 5;
+            std::vector<float> a(M * lda), s0(M * lds);
+            for (auto* x : {&a, &s0})
+              for (float& e : *x) e = nd(rng);
+            std::vector<uint16_t> b(N / 16 * ldg);
+            for (uint16_t& e : b) e = static_cast<uint16_t>(std::bit_cast<uint32_t>(nd(rng)) >> 16);
+            std::vector<float> want = s0, got = s0;
+            scalar::gemm_g16_bf16(a.data(), lda, M, b.data(), ldg, N, D, want.data(), lds, accumulate);
+            f.gemm_g16_bf16(a.data(), lda, M, b.data(), ldg, N, D, got.data(), lds, accumulate);
+            for (int64_t i = 0; i < M; ++i) {
+              for (int64_t j = 0; j < lds; ++j) REQUIRE(got[i * lds + j] == want[i * lds + j]);
+            }
+            // Against plain float64 sums, so the reference itself is checked.
+            for (int64_t i = 0; i < M; ++i) {
+              for (int64_t j = 0; j < N; ++j) {
+                double t = accumulate ? s0[i * lds + j] : 0.0, mag = std::fabs(t);
+                for (int64_t d = 0; d < D; ++d) {
+                  const uint16_t h = b[(j / 16) * ldg + d * 16 + j % 16];
+                  const double p = double{a[i * lda + d]} * std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
+                  t += p;
+                  mag += std::fabs(p);
+                }
+                REQUIRE(std::fabs(want[i * lds + j] - t) <= 1e-5 * mag + 1e-30);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("simd: Q8_0 and float-weight matmuls are bit-identical to the scalar reference on every ISA") {
   // ggml's portable order (issue 14): any other float order moves a tiny
   // model's next int8 level now and then, so equality, not a tolerance.

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -51,7 +52,7 @@ std::vector<int64_t> positions(const KeySelection& sel, int64_t b, int64_t g) {
 
 }  // namespace
 
-TEST_CASE("block-sparse: key bounds are the max and min of every row written, batch by batch") {
+TEST_CASE("block-sparse: key bounds are the max and min of every row written, batch by batch, rounded outward") {
   std::mt19937 rng(1);
   KvCache kv({2, 12, 4}, 512, 2);
   kv.set_sparse(block_sparse_config(128));
@@ -59,16 +60,22 @@ TEST_CASE("block-sparse: key bounds are the max and min of every row written, ba
   write_rows(kv, 1, 1, 0, 50, 7, rng);  // blocks filled across batch boundaries
   write_rows(kv, 1, 1, 50, 51, 1, rng);  // then one decode step
   for (int64_t blk = 0; blk * kBlock < 51; ++blk) {
-    const float* mx = kv.key_bounds(1, 1, blk);
-    const float* mn = mx + 12;
+    constexpr int64_t kGroup = KvCache::kBoundGroup;
+    const uint16_t* grp = kv.key_bound_group(1, 1, blk / kGroup) + blk % kGroup;
+    auto f32 = [](uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); };
     for (int64_t i = 0; i < 12; ++i) {
       float hi = -INFINITY, lo = INFINITY;
       for (int64_t p = blk * kBlock; p < std::min<int64_t>(51, (blk + 1) * kBlock); ++p) {
         hi = std::max(hi, kv.k(1, 1, p)[i]);
         lo = std::min(lo, kv.k(1, 1, p)[i]);
       }
-      CHECK(mx[i] == hi);
-      CHECK(mn[i] == lo);
+      // Bfloat16 rounded outward: still bounds, and within one step (2^-7
+      // relative) of the exact max and min.
+      const float bhi = f32(grp[i * kGroup]), blo = f32(grp[(12 + i) * kGroup]);
+      CHECK(bhi >= hi);
+      CHECK(blo <= lo);
+      CHECK(bhi - hi <= std::fabs(hi) * 0x1p-7f);
+      CHECK(lo - blo <= std::fabs(lo) * 0x1p-7f);
     }
   }
   // Without --sparse-attn no bounds are kept.
