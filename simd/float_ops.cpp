@@ -15,17 +15,17 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) { kerne
 void add_inplace(float* y, const float* x, int64_t n) { kernels().f.add_inplace(y, x, n); }
 void axpy(float* y, float a, const float* x, int64_t n) { kernels().f.axpy(y, a, x, n); }
 float dot_f32(const float* a, const float* b, int64_t n) { return kernels().f.dot_f32(a, b, n); }
-void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D, float* s,
+void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* const* k, int64_t N, int64_t D, float* s,
                  int64_t lds) {
-  kernels().f.gemm_nt_f32(q, ldq, M, k, ldk, N, D, s, lds);
+  kernels().f.gemm_nt_f32(q, ldq, M, k, N, D, s, lds);
 }
 void gemm_g16_bf16(const float* a, int64_t lda, int64_t M, const uint16_t* b, int64_t ldg, int64_t N, int64_t D, float* s,
                   int64_t lds, bool accumulate) {
   kernels().f.gemm_g16_bf16(a, lda, M, b, ldg, N, D, s, lds, accumulate);
 }
-void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
+void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* const* v, int64_t N, int64_t D,
                      float* o, int64_t ldo) {
-  kernels().f.gemm_nn_acc_f32(p, ldp, M, v, ldv, N, D, o, ldo);
+  kernels().f.gemm_nn_acc_f32(p, ldp, M, v, N, D, o, ldo);
 }
 void expf_ggml(float* x, int64_t n, float sub) { kernels().f.expf_ggml(x, n, sub); }
 void attn_scores_exact(const float* qt, int64_t ldqt, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D,

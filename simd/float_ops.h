@@ -21,13 +21,14 @@ void axpy(float* y, float a, const float* x, int64_t n);
 // sum a[i] * b[i]
 float dot_f32(const float* a, const float* b, int64_t n);
 
-// The two products of tiled attention (core/compute/attention.cpp), rows
-// given by pointer and stride (lda etc. in floats):
-// s[i * lds + j] = sum_d q[i * ldq + d] * k[j * ldk + d]   (i < M, j < N, d < D)
-void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D, float* s,
+// The two products of tiled attention (core/compute/attention.cpp), rows of
+// q, s, p and o by pointer and stride (in floats), rows of keys and values
+// by a pointer each (a tile's keys may come from several runs of the cache):
+// s[i * lds + j] = sum_d q[i * ldq + d] * k[j][d]   (i < M, j < N, d < D)
+void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* const* k, int64_t N, int64_t D, float* s,
                  int64_t lds);
-// o[i * ldo + d] += sum_j p[i * ldp + j] * v[j * ldv + d]   (i < M, j < N, d < D)
-void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
+// o[i * ldo + d] += sum_j p[i * ldp + j] * v[j][d]   (i < M, j < N, d < D)
+void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* const* v, int64_t N, int64_t D,
                      float* o, int64_t ldo);
 // s = a b with b in bfloat16 and its columns in groups of 16, each group
 // channel-major ([D][16] values, groups ldg values apart), so one vector

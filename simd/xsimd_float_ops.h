@@ -66,14 +66,14 @@ struct FloatOps {
   // s = q k^T in register tiles of 4 x 4 dot products, each over D in
   // vectors of W; the 16 sums are reduced once per tile.
   template <int NI, int NJ>
-  static void nt_tile(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t D, float* s, int64_t lds) {
+  static void nt_tile(const float* q, int64_t ldq, const float* const* k, int64_t D, float* s, int64_t lds) {
     V acc[NI][NJ];
     for (auto& row : acc)
       for (auto& v : row) v = V(0.f);
     int64_t d = 0;
     for (; d + W <= D; d += W) {
       V kv[NJ];
-      for (int j = 0; j < NJ; ++j) kv[j] = V::load_unaligned(k + j * ldk + d);
+      for (int j = 0; j < NJ; ++j) kv[j] = V::load_unaligned(k[j] + d);
       for (int i = 0; i < NI; ++i) {
         const V qv = V::load_unaligned(q + i * ldq + d);
         for (int j = 0; j < NJ; ++j) acc[i][j] = xsimd::fma(qv, kv[j], acc[i][j]);
@@ -82,37 +82,37 @@ struct FloatOps {
     for (int i = 0; i < NI; ++i) {
       for (int j = 0; j < NJ; ++j) {
         float t = xsimd::hadd(acc[i][j]);
-        for (int64_t e = d; e < D; ++e) t += q[i * ldq + e] * k[j * ldk + e];
+        for (int64_t e = d; e < D; ++e) t += q[i * ldq + e] * k[j][e];
         s[i * lds + j] = t;
       }
     }
   }
 
-  static void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D,
+  static void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* const* k, int64_t N, int64_t D,
                           float* s, int64_t lds) {
     int64_t i = 0;
     for (; i + 4 <= M; i += 4) {
       int64_t j = 0;
-      for (; j + 4 <= N; j += 4) nt_tile<4, 4>(q + i * ldq, ldq, k + j * ldk, ldk, D, s + i * lds + j, lds);
-      for (; j < N; ++j) nt_tile<4, 1>(q + i * ldq, ldq, k + j * ldk, ldk, D, s + i * lds + j, lds);
+      for (; j + 4 <= N; j += 4) nt_tile<4, 4>(q + i * ldq, ldq, k + j, D, s + i * lds + j, lds);
+      for (; j < N; ++j) nt_tile<4, 1>(q + i * ldq, ldq, k + j, D, s + i * lds + j, lds);
     }
     for (; i < M; ++i) {
       int64_t j = 0;
-      for (; j + 4 <= N; j += 4) nt_tile<1, 4>(q + i * ldq, ldq, k + j * ldk, ldk, D, s + i * lds + j, lds);
-      for (; j < N; ++j) nt_tile<1, 1>(q + i * ldq, ldq, k + j * ldk, ldk, D, s + i * lds + j, lds);
+      for (; j + 4 <= N; j += 4) nt_tile<1, 4>(q + i * ldq, ldq, k + j, D, s + i * lds + j, lds);
+      for (; j < N; ++j) nt_tile<1, 1>(q + i * ldq, ldq, k + j, D, s + i * lds + j, lds);
     }
   }
 
   // o += p v over a register tile of NI rows x NV vectors of o: per key j,
   // NI broadcasts of p and NV loads of v feed NI * NV fmas.
   template <int NI, int NV>
-  static void nn_tile(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t N, float* o, int64_t ldo) {
+  static void nn_tile(const float* p, int64_t ldp, const float* const* v, int64_t d, int64_t N, float* o, int64_t ldo) {
     V acc[NI][NV];
     for (int i = 0; i < NI; ++i)
       for (int c = 0; c < NV; ++c) acc[i][c] = V::load_unaligned(o + i * ldo + c * W);
     for (int64_t j = 0; j < N; ++j) {
       V vv[NV];
-      for (int c = 0; c < NV; ++c) vv[c] = V::load_unaligned(v + j * ldv + c * W);
+      for (int c = 0; c < NV; ++c) vv[c] = V::load_unaligned(v[j] + d + c * W);
       for (int i = 0; i < NI; ++i) {
         const V pv(p[i * ldp + j]);
         for (int c = 0; c < NV; ++c) acc[i][c] = xsimd::fma(pv, vv[c], acc[i][c]);
@@ -123,25 +123,25 @@ struct FloatOps {
   }
 
   template <int NI>
-  static void nn_rows(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t N, int64_t D, float* o,
+  static void nn_rows(const float* p, int64_t ldp, const float* const* v, int64_t N, int64_t D, float* o,
                       int64_t ldo) {
     int64_t d = 0;
-    for (; d + 4 * W <= D; d += 4 * W) nn_tile<NI, 4>(p, ldp, v + d, ldv, N, o + d, ldo);
-    for (; d + W <= D; d += W) nn_tile<NI, 1>(p, ldp, v + d, ldv, N, o + d, ldo);
+    for (; d + 4 * W <= D; d += 4 * W) nn_tile<NI, 4>(p, ldp, v, d, N, o + d, ldo);
+    for (; d + W <= D; d += W) nn_tile<NI, 1>(p, ldp, v, d, N, o + d, ldo);
     for (; d < D; ++d) {
       for (int i = 0; i < NI; ++i) {
         float t = o[i * ldo + d];
-        for (int64_t j = 0; j < N; ++j) t += p[i * ldp + j] * v[j * ldv + d];
+        for (int64_t j = 0; j < N; ++j) t += p[i * ldp + j] * v[j][d];
         o[i * ldo + d] = t;
       }
     }
   }
 
-  static void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N,
-                              int64_t D, float* o, int64_t ldo) {
+  static void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* const* v, int64_t N, int64_t D,
+                              float* o, int64_t ldo) {
     int64_t i = 0;
-    for (; i + 4 <= M; i += 4) nn_rows<4>(p + i * ldp, ldp, v, ldv, N, D, o + i * ldo, ldo);
-    for (; i < M; ++i) nn_rows<1>(p + i * ldp, ldp, v, ldv, N, D, o + i * ldo, ldo);
+    for (; i + 4 <= M; i += 4) nn_rows<4>(p + i * ldp, ldp, v, N, D, o + i * ldo, ldo);
+    for (; i < M; ++i) nn_rows<1>(p + i * ldp, ldp, v, N, D, o + i * ldo, ldo);
   }
 
   // a * b + c rounded once. xsimd 8's fma is fused on AVX2 and NEON but

@@ -29,19 +29,19 @@ namespace {
 
 // Attention in tiles, as flash attention does it: a tile of query rows (a
 // few tokens of one sequence x the query heads of one KV head) walks its
-// keys one cache page at a time: scores by one small GEMM, an online
-// softmax (running max and sum per row, earlier output rescaled), then the
-// page's values by a second GEMM. Each key and value row is read once per
-// tile instead of once per (token, head), the products run as register
-// tiles (simd gemm_nt_f32 / gemm_nn_acc_f32), and memory stays
+// keys a page's worth (kPage keys) at a time: scores by one small GEMM, an
+// online softmax (running max and sum per row, earlier output rescaled),
+// then the block's values by a second GEMM. Each key and value row is read
+// once per tile instead of once per (token, head), the products run as
+// register tiles (simd gemm_nt_f32 / gemm_nn_acc_f32), and memory stays
 // O(tile x head size) at any context.
 //
 // A tile's keys are a list of spans: one span 0..last for dense tiles, the
 // chosen positions for a sparse query (one token per tile: each query has
-// its own positions). Runs of a span that lie in one page are read in
-// place; runs shorter than kGatherBelow (DSA's scattered top-k positions)
-// are first copied into a contiguous block of up to a page of rows, so the
-// GEMMs never run on a handful of keys.
+// its own positions). The GEMMs take key rows by pointer, so a block is
+// filled from any number of spans, read in place: a sparse query's 16-key
+// blocks or DSA's scattered top-k positions cost one softmax step and one
+// pass over the output per kPage keys, like a dense page.
 //
 // Rows per tile: 64 keeps a tile's scratch (queries, output: 64 x 576 floats
 // each for MLA) inside a 1 MiB L2 while each page of keys is reused by 64
@@ -94,6 +94,8 @@ struct TileScratch {
   std::vector<double> od;  // exact tiles: the output sums
   std::vector<Segment> segs;
   std::vector<int32_t> colpos;  // exact tiles: the cache position of each score column
+  std::vector<const float*> kp, vp;  // online tiles: the rows of a block of keys and their values
+  std::vector<int32_t> cpos;         // and their cache positions
 };
 
 struct Plan {
@@ -127,26 +129,19 @@ void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, fl
     for (int64_t i = 0; i < G * dk; ++i) dst[i] = src[i] * s.scale;
   }
   const int32_t* pos = p.batch->pos.data() + run.b0 + it.t0;
-  const int64_t stride = p.kv->row_stride();
   const int64_t koff = it.g * dk;
   const int64_t voff = s.values_in_keys ? it.g * dk : it.g * dv;
 
-  // One block of n keys: rows at krow/vrow with the given strides; column j
-  // holds position colpos[j] (gathered) or k0 + j (in place).
-  auto attend = [&](const float* krow, int64_t kstride, const float* vrow, int64_t vstride, int64_t n, int64_t k0,
-                    const int32_t* colpos) {
-    gemm_nt_f32(ts.q.data(), dk, M, krow, kstride, n, dk, ts.s.data(), kPage);
+  // One block of n keys: rows ts.kp[j] / ts.vp[j], column j at cache
+  // position ts.cpos[j].
+  auto attend = [&](int64_t n) {
+    gemm_nt_f32(ts.q.data(), dk, M, ts.kp.data(), n, dk, ts.s.data(), kPage);
     // Causal mask: token t sees keys up to its own position.
     for (int64_t t = 0; t < it.nt; ++t) {
       for (int64_t h = 0; h < G; ++h) {
         float* r = ts.s.data() + (t * G + h) * kPage;
-        if (colpos == nullptr) {
-          const int64_t first_masked = std::max<int64_t>(0, pos[t] + 1 - k0);
-          if (first_masked < n) std::fill(r + first_masked, r + n, -INFINITY);
-        } else {
-          for (int64_t j = 0; j < n; ++j) {
-            if (colpos[j] > pos[t]) r[j] = -INFINITY;
-          }
+        for (int64_t j = 0; j < n; ++j) {
+          if (ts.cpos[j] > pos[t]) r[j] = -INFINITY;
         }
       }
     }
@@ -157,46 +152,29 @@ void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, fl
         for (int64_t d = 0; d < dv; ++d) o[d] *= ts.rescale[i];
       }
     }
-    gemm_nn_acc_f32(ts.s.data(), kPage, M, vrow, vstride, n, dv, ts.o.data(), dv);
+    gemm_nn_acc_f32(ts.s.data(), kPage, M, ts.vp.data(), n, dv, ts.o.data(), dv);
   };
 
-  // Room for a page of gathered rows (a no-op after a thread's first tile).
-  ts.gk.resize(kPage * dk);
-  ts.gpos.resize(kPage);
-  if (!s.values_in_keys) ts.gv.resize(kPage * dv);
-  int64_t ng = 0;  // gathered rows waiting
-  auto flush = [&] {
-    if (ng == 0) return;
-    if (s.values_in_keys) {
-      attend(ts.gk.data(), dk, ts.gk.data(), dk, ng, 0, ts.gpos.data());
-    } else {
-      attend(ts.gk.data(), dk, ts.gv.data(), dv, ng, 0, ts.gpos.data());
-    }
-    ng = 0;
-  };
+  // The keys in blocks of kPage, whatever runs they come from: a sparse
+  // query's 16-key blocks share one softmax step and one pass over the
+  // output instead of one each.
+  ts.kp.resize(kPage);
+  ts.vp.resize(kPage);
+  ts.cpos.resize(kPage);
+  int64_t n = 0;
   const KeySpan* spans = p.spans->data();
   for (int64_t si = it.span0; si < it.span1; ++si) {
-    for (int64_t k0 = spans[si].begin; k0 < spans[si].end;) {
-      const int64_t n = std::min<int64_t>(spans[si].end, (k0 / kPage + 1) * kPage) - k0;  // keys left in this page
-      if (n >= kGatherBelow) {
-        const float* krow = p.kv->k(p.layer, run.seq, k0) + koff;
-        const float* vrow =
-            (s.values_in_keys ? p.kv->k(p.layer, run.seq, k0) : p.kv->v(p.layer, run.seq, k0)) + voff;
-        attend(krow, stride, vrow, stride, n, k0, nullptr);
-      } else {
-        for (int64_t k = k0; k < k0 + n; ++k) {
-          if (ng == kPage) flush();
-          std::memcpy(ts.gk.data() + ng * dk, p.kv->k(p.layer, run.seq, k) + koff, dk * sizeof(float));
-          if (!s.values_in_keys) {
-            std::memcpy(ts.gv.data() + ng * dv, p.kv->v(p.layer, run.seq, k) + voff, dv * sizeof(float));
-          }
-          ts.gpos[ng++] = static_cast<int32_t>(k);
-        }
+    for (int64_t k = spans[si].begin; k < spans[si].end; ++k) {
+      ts.kp[n] = p.kv->k(p.layer, run.seq, k) + koff;
+      ts.vp[n] = (s.values_in_keys ? p.kv->k(p.layer, run.seq, k) : p.kv->v(p.layer, run.seq, k)) + voff;
+      ts.cpos[n] = static_cast<int32_t>(k);
+      if (++n == kPage) {
+        attend(n);
+        n = 0;
       }
-      k0 += n;
     }
   }
-  flush();
+  if (n > 0) attend(n);
   if (it.part >= 0) {  // a share of the keys: kept unnormalised for the merge
     std::copy(ts.o.begin(), ts.o.end(), o_part);
     std::copy(ts.m.begin(), ts.m.end(), m_part);

@@ -18,7 +18,7 @@ constexpr int64_t kBlock = KvCache::kBoundBlock;
 // Bound groups (of 16 blocks) per work item when the bounds of one query
 // are shared out over the threads (decode of a long sequence); a multiple
 // of the AVX-512 kernel's 3 groups per tile.
-constexpr int64_t kChunkGroups = 6;
+constexpr int64_t kChunkGroups = 3;
 
 // One (row, KV head) that keeps a subset: its candidate blocks lie between
 // the sinks and the window, positions [mid0, mid1).
@@ -27,6 +27,7 @@ struct SparseRow {
   int64_t mid0 = 0, mid1 = 0;
   int64_t blk0 = 0, blk1 = 0;  // candidate blocks [blk0, blk1)
   int64_t ub = 0;              // offset of its [G, blk1 - blk0] bounds in the buffer
+  int64_t rank = 0;            // offset of its blk1 - blk0 block ranks
 };
 
 // f rounded to bfloat16 toward +inf (dir > 0) or -inf (dir < 0), so a
@@ -95,16 +96,17 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
   const int64_t window = cfg.select ? cfg.window : cfg.budget - cfg.sinks;
 
   std::vector<SparseRow> rows;
-  int64_t n_ub = 0;
+  int64_t n_ub = 0, n_rank = 0;
   for (int64_t b = 0; b < B; ++b) {
     const int64_t n = batch.pos[b] + 1;
     if (n <= cfg.budget) continue;
     for (int64_t g = 0; g < s.n_head_kv; ++g) {
-      SparseRow r{b, g, cfg.sinks, n - window, 0, 0, n_ub};
+      SparseRow r{b, g, cfg.sinks, n - window, 0, 0, n_ub, n_rank};
       if (cfg.select) {
         r.blk0 = r.mid0 / kBlock;
         r.blk1 = (r.mid1 + kBlock - 1) / kBlock;
         n_ub += G * (r.blk1 - r.blk0);
+        n_rank += r.blk1 - r.blk0;
       }
       rows.push_back(r);
     }
@@ -114,7 +116,7 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
   // q-_h . min_j, one run of fmas over the maxima then the minima of each
   // block (gemm_g16_bf16 against whole groups; the bounds of blocks outside
   // [blk0, blk1) are computed and dropped).
-  std::vector<float> ub(static_cast<size_t>(n_ub));
+  std::vector<float> ub(static_cast<size_t>(n_ub)), rank(static_cast<size_t>(n_rank));
   if (cfg.select) {
     constexpr int64_t kGroup = KvCache::kBoundGroup;
     std::vector<std::pair<int64_t, int64_t>> units;  // (row, first group)
@@ -122,30 +124,69 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
       const int64_t gr1 = (rows[r].blk1 + kGroup - 1) / kGroup;
       for (int64_t gr = rows[r].blk0 / kGroup; gr < gr1; gr += kChunkGroups) units.push_back({r, gr});
     }
-    parallel_for(static_cast<int64_t>(units.size()), [&](int64_t u) {
-      thread_local std::vector<float> qpos, qneg, t;
-      const SparseRow& r = rows[units[u].first];
-      const int64_t gr0 = units[u].second;
-      const int64_t ng = std::min((r.blk1 + kGroup - 1) / kGroup, gr0 + kChunkGroups) - gr0;
-      const int64_t nb = r.blk1 - r.blk0, nt = ng * kGroup;
-      qpos.resize(G * dk);
-      qneg.resize(G * dk);
-      t.resize(G * kChunkGroups * kGroup);
-      const float* qg = q + r.b * s.n_head * dk + r.g * G * dk;
+    // Per row, its heads' scaled queries split by sign: [q+ | q-], G x dk each.
+    std::vector<float> qsplit(rows.size() * 2 * G * dk);
+    for (size_t ri = 0; ri < rows.size(); ++ri) {
+      const float* qg = q + rows[ri].b * s.n_head * dk + rows[ri].g * G * dk;
+      float* qpos = qsplit.data() + ri * 2 * G * dk;
+      float* qneg = qpos + G * dk;
       for (int64_t i = 0; i < G * dk; ++i) {
         const float v = qg[i] * s.scale;
         qpos[i] = std::max(v, 0.0f);
         qneg[i] = std::min(v, 0.0f);
       }
+    }
+    std::vector<float> unit_max(units.size() * G);  // per unit, each head's best bound
+    parallel_for(static_cast<int64_t>(units.size()), [&](int64_t u) {
+      thread_local std::vector<float> t;
+      const SparseRow& r = rows[units[u].first];
+      const int64_t gr0 = units[u].second;
+      const int64_t ng = std::min((r.blk1 + kGroup - 1) / kGroup, gr0 + kChunkGroups) - gr0;
+      const int64_t nb = r.blk1 - r.blk0, nt = ng * kGroup;
+      t.resize(G * kChunkGroups * kGroup);
+      const float* qpos = qsplit.data() + units[u].first * 2 * G * dk;
+      const float* qneg = qpos + G * dk;
       const uint16_t* grp = kv.key_bound_group(layer, batch.seq[r.b], gr0);
       const int64_t ldg = kv.bound_group_stride();
-      gemm_g16_bf16(qpos.data(), dk, G, grp + r.g * dk * kGroup, ldg, nt, dk, t.data(), nt, false);
-      gemm_g16_bf16(qneg.data(), dk, G, grp + (kd + r.g * dk) * kGroup, ldg, nt, dk, t.data(), nt, true);
+      gemm_g16_bf16(qpos, dk, G, grp + r.g * dk * kGroup, ldg, nt, dk, t.data(), nt, false);
+      gemm_g16_bf16(qneg, dk, G, grp + (kd + r.g * dk) * kGroup, ldg, nt, dk, t.data(), nt, true);
       // Columns of t are blocks gr0 * 16 + c; keep those in [blk0, blk1).
       const int64_t c0 = std::max<int64_t>(0, r.blk0 - gr0 * kGroup);
       const int64_t c1 = std::min(nt, r.blk1 - gr0 * kGroup);
+      float* mx = unit_max.data() + u * G;
       for (int64_t h = 0; h < G; ++h) {
-        std::copy(t.data() + h * nt + c0, t.data() + h * nt + c1, ub.data() + r.ub + h * nb + (gr0 * kGroup + c0 - r.blk0));
+        const float* src = t.data() + h * nt;
+        std::copy(src + c0, src + c1, ub.data() + r.ub + h * nb + (gr0 * kGroup + c0 - r.blk0));
+        mx[h] = *std::max_element(src + c0, src + c1);
+      }
+    });
+    // A block's rank: sum over the group's heads of e^(bound - that head's
+    // best bound), a stand-in for the attention mass the block may hold, in
+    // which a head's favourite blocks count whatever the scale of its scores
+    // (docs/sparse-attention.md compares the alternatives). Each head's
+    // best bound over the row's units, then the exponentials and sums unit
+    // by unit over the threads.
+    std::vector<float> best(rows.size() * G, -INFINITY);
+    for (size_t u = 0; u < units.size(); ++u) {
+      for (int64_t h = 0; h < G; ++h) {
+        float& b = best[units[u].first * G + h];
+        b = std::max(b, unit_max[u * G + h]);
+      }
+    }
+    parallel_for(static_cast<int64_t>(units.size()), [&](int64_t u) {
+      const SparseRow& r = rows[units[u].first];
+      const int64_t nb = r.blk1 - r.blk0;
+      const int64_t j0 = std::max(r.blk0, units[u].second * kGroup) - r.blk0;
+      const int64_t j1 = std::min(r.blk1, (units[u].second + kChunkGroups) * kGroup) - r.blk0;
+      float* key = rank.data() + r.rank + j0;
+      for (int64_t h = 0; h < G; ++h) {
+        float* e = ub.data() + r.ub + h * nb + j0;
+        expf_ggml(e, j1 - j0, best[units[u].first * G + h]);
+        if (h == 0) {
+          std::copy(e, e + (j1 - j0), key);
+        } else {
+          add_inplace(key, e, j1 - j0);
+        }
       }
     });
   }
@@ -153,7 +194,6 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
   // sinks + blocks + window as spans.
   std::vector<std::vector<KeySpan>> row_spans(rows.size());
   parallel_for(static_cast<int64_t>(rows.size()), [&](int64_t ri) {
-    thread_local std::vector<float> key, best, sums, rescale;
     thread_local std::vector<uint64_t> order;
     thread_local std::vector<int64_t> taken;
     thread_local std::vector<std::pair<int64_t, int64_t>> segs;  // chosen [begin, end) between sinks and window
@@ -165,20 +205,7 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
     taken.clear();
     segs.clear();
     if (nb > 0) {
-      // A block's rank: sum over the group's heads of e^(bound - that head's
-      // best bound), a stand-in for the attention mass the block may hold,
-      // in which a head's favourite blocks count whatever the scale of its
-      // scores (docs/sparse-attention.md compares the alternatives).
-      // In place: ub[h][j] = e^(ub[h][j] - max_j ub[h][j]) (the online
-      // softmax kernel, started fresh, computes exactly that), then summed
-      // over the heads.
-      float* u = ub.data() + r.ub;
-      best.assign(G, -INFINITY);
-      sums.assign(G, 0.0f);
-      rescale.resize(G);
-      softmax_block_f32(u, nb, G, nb, best.data(), sums.data(), rescale.data());
-      key.assign(nb, 0.0f);
-      for (int64_t h = 0; h < G; ++h) add_inplace(key.data(), u + h * nb, nb);
+      const float* key = rank.data() + r.rank;
       // Highest rank first, the later block first among equals: (rank bits,
       // index) in one integer (ranks are sums of exponentials, >= +0, whose
       // bits order as their values). Only the blocks the budget can take

@@ -46,10 +46,10 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return static_cast<float>(s);
 }
 
-void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D, float* s,
+void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* const* k, int64_t N, int64_t D, float* s,
                  int64_t lds) {
   for (int64_t i = 0; i < M; ++i) {
-    for (int64_t j = 0; j < N; ++j) s[i * lds + j] = dot_f32(q + i * ldq, k + j * ldk, D);
+    for (int64_t j = 0; j < N; ++j) s[i * lds + j] = dot_f32(q + i * ldq, k[j], D);
   }
 }
 
@@ -67,12 +67,12 @@ void gemm_g16_bf16(const float* a, int64_t lda, int64_t M, const uint16_t* b, in
   }
 }
 
-void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* v, int64_t ldv, int64_t N, int64_t D,
+void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* const* v, int64_t N, int64_t D,
                      float* o, int64_t ldo) {
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t d = 0; d < D; ++d) {
       double acc = o[i * ldo + d];
-      for (int64_t j = 0; j < N; ++j) acc += static_cast<double>(p[i * ldp + j]) * v[j * ldv + d];
+      for (int64_t j = 0; j < N; ++j) acc += static_cast<double>(p[i * ldp + j]) * v[j][d];
       o[i * ldo + d] = static_cast<float>(acc);
     }
   }

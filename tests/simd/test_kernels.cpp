@@ -371,23 +371,30 @@ TEST_CASE("simd: the attention GEMMs (q k^T, o += p v) match the scalar ones") {
           std::vector<float> q(M * ldq), k(N * ldk), p(M * lds), v(N * ldv), o0(M * ldo);
           for (auto* x : {&q, &k, &p, &v, &o0})
             for (float& e : *x) e = nd(rng);
+          // Key and value rows by pointer, in no order (a tile's keys come
+          // from several runs of the cache).
+          std::vector<const float*> kr(N), vr(N);
+          for (int64_t j = 0; j < N; ++j) {
+            kr[j] = k.data() + (N - 1 - j) * ldk;
+            vr[j] = v.data() + (j * 5 % N) * ldv;
+          }
           std::vector<float> want(M * lds, 0.f), got(M * lds, 0.f);
-          scalar::gemm_nt_f32(q.data(), ldq, M, k.data(), ldk, N, D, want.data(), lds);
-          f.gemm_nt_f32(q.data(), ldq, M, k.data(), ldk, N, D, got.data(), lds);
+          scalar::gemm_nt_f32(q.data(), ldq, M, kr.data(), N, D, want.data(), lds);
+          f.gemm_nt_f32(q.data(), ldq, M, kr.data(), N, D, got.data(), lds);
           for (int64_t i = 0; i < M; ++i) {
             for (int64_t j = 0; j < N; ++j) {
               double abs_sum = 0;
-              for (int64_t d = 0; d < D; ++d) abs_sum += std::fabs(double{q[i * ldq + d]} * k[j * ldk + d]);
+              for (int64_t d = 0; d < D; ++d) abs_sum += std::fabs(double{q[i * ldq + d]} * kr[j][d]);
               REQUIRE(close(got[i * lds + j], want[i * lds + j], static_cast<float>(abs_sum)));
             }
           }
           std::vector<float> ow = o0, og = o0;
-          scalar::gemm_nn_acc_f32(p.data(), lds, M, v.data(), ldv, N, D, ow.data(), ldo);
-          f.gemm_nn_acc_f32(p.data(), lds, M, v.data(), ldv, N, D, og.data(), ldo);
+          scalar::gemm_nn_acc_f32(p.data(), lds, M, vr.data(), N, D, ow.data(), ldo);
+          f.gemm_nn_acc_f32(p.data(), lds, M, vr.data(), N, D, og.data(), ldo);
           for (int64_t i = 0; i < M; ++i) {
             for (int64_t d = 0; d < D; ++d) {
               double abs_sum = std::fabs(o0[i * ldo + d]);
-              for (int64_t j = 0; j < N; ++j) abs_sum += std::fabs(double{p[i * lds + j]} * v[j * ldv + d]);
+              for (int64_t j = 0; j < N; ++j) abs_sum += std::fabs(double{p[i * lds + j]} * vr[j][d]);
               REQUIRE(close(og[i * ldo + d], ow[i * ldo + d], static_cast<float>(abs_sum)));
             }
           }
