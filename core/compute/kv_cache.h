@@ -38,7 +38,7 @@ class KvCache {
   // Positions per key-bound block. Quest (Tang et al. 2024) uses pages of
   // 16 or 32 tokens; 16 gave 2-4x lower KL(dense || sparse) than 32 on the
   // trained test models at every budget (docs/sparse-attention.md), for
-  // bounds that take 1/8 of the key memory.
+  // bounds that take 1/16 of the F32 key memory (bfloat16 max and min).
   static constexpr int64_t kBoundBlock = 16;
   static_assert(kPageTokens % kBoundBlock == 0);
   // Blocks per group of bounds: a group stores its blocks' bounds channel
