@@ -20,8 +20,10 @@ namespace moerun::tiles {
 // Decode (NC == 1) streams every weight byte once, and the hardware
 // prefetcher alone kept too few lines in flight per core on the 2-vCPU Xeon
 // these kernels were tuned on (AVX-512 Q4_K GEMV: ~45% of the STREAM triad
-// without, ~93% with). Prefetches into L2 bytes [off, off + len) of the next
-// tile's NR rows (the same K position), when this call has a next tile.
+// without, ~93% with). So does a tile that takes every column at once (a
+// few columns: an expert's tokens in batched decode). Prefetches into L2
+// bytes [off, off + len) of the next tile's NR rows (the same K position),
+// when this call has a next tile.
 // Always inlined: a call inside the K loop would spill every vector
 // accumulator (all zmm registers are caller-saved), and GCC 12 declined to
 // inline it (halving Q4_K GEMV speed).
@@ -30,7 +32,7 @@ inline int64_t prefetch_rows(const MatmulArgs& p) { return p.n_prefetch > p.N ? 
 
 template <int NR, int NC>
 [[gnu::always_inline]] inline void prefetch_next_tile(const MatmulArgs& p, int64_t r0, size_t off, size_t len) {
-  if constexpr (NC == 1) {
+  if (NC == 1 || p.B <= NC) {
     if (r0 + 2 * NR > prefetch_rows(p)) return;
     const uint8_t* q = p.w + (r0 + NR) * p.w_stride + off;
     for (int r = 0; r < NR; ++r, q += p.w_stride) {

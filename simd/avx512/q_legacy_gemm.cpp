@@ -108,7 +108,12 @@ struct Gemm {
   // Batch b of NR rows at w[r] x NC columns; kTail: only its first n blocks.
   template <int NR, int NC, bool kTail>
   [[gnu::always_inline]] static inline void batch(const uint8_t* const (&w)[NR], const PassAct* act, int b,
-                                                  __m512 (&acc)[NR][NC], int n) {
+                                                  __m512 (&acc)[NR][NC], int n, size_t pf) {
+    if (pf != 0) {
+      for (int r = 0; r < NR; ++r) {
+        for (int o = 0; o < n * S; o += 64) _mm_prefetch(reinterpret_cast<const char*>(w[r] + pf + o), _MM_HINT_T1);
+      }
+    }
     // Unrolled, so the accumulators stay in registers (GCC 12 kept the row
     // loop and moved them through memory each batch).
 #pragma GCC unroll 4
@@ -139,12 +144,16 @@ struct Gemm {
     for (auto& row : acc)
       for (auto& v : row) v = _mm512_setzero_ps();
     const int nfull = static_cast<int>(nblk / kBatch);
+    // The next tile's rows at the same K position, as the decode GEMV does:
+    // with a few columns (the experts of batched decode) this kernel streams
+    // its weights like a GEMV, and without it too few lines are in flight.
+    const size_t pf = tiles::next_tile<NR>(p, r0);
     for (int b = 0; b < nfull; ++b) {
-      batch<NR, NC, false>(w, act, b, acc, kBatch);
+      batch<NR, NC, false>(w, act, b, acc, kBatch, pf);
       for (auto& q : w) q += kBatch * S;
     }
     if (const int tail = static_cast<int>(nblk - int64_t{nfull} * kBatch); tail > 0) {
-      batch<NR, NC, true>(w, act, nfull, acc, tail);
+      batch<NR, NC, true>(w, act, nfull, acc, tail, pf);
     }
     for (int c = 0; c < NC; ++c) {
       float* y = tiles::out_row(p, c0 + c) + r0;
