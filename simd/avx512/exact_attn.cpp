@@ -29,40 +29,43 @@ namespace {
 constexpr int kRowLanes = 16;
 constexpr int kKeys = 4;  // keys per query load
 
-// Query rows [i0, i0 + 16) of qt against NK keys; Full: all 16 rows exist.
-template <int NK, bool Full>
+// Query rows [i0, i0 + 16) of qt against NK keys; Full: all 16 rows exist;
+// Halves: 8-row halves that hold rows (1 when nrows <= 8: a decode item of
+// 8 heads computes no empty half).
+template <int NK, bool Full, int Halves = 2>
 void score_keys(const float* qt, int64_t ldqt, int64_t i0, __mmask16 rows, const float* k, int64_t ldk, int64_t D,
                 float* s, int64_t lds, int nrows) {
-  __m512d acc[NK][2];
-  for (int j = 0; j < NK; ++j) acc[j][0] = acc[j][1] = _mm512_setzero_pd();
-  const __mmask8 lo_rows = static_cast<__mmask8>(rows & 0xff), hi_rows = static_cast<__mmask8>(rows >> 8);
+  __m512d acc[NK][Halves];
+  for (int j = 0; j < NK; ++j)
+    for (int h = 0; h < Halves; ++h) acc[j][h] = _mm512_setzero_pd();
+  const __mmask8 half_rows[2] = {static_cast<__mmask8>(rows & 0xff), static_cast<__mmask8>(rows >> 8)};
   for (int64_t d = 0; d < D; ++d) {
     const float* q = qt + d * ldqt + i0;
-    const __m256 q_lo = Full ? _mm256_loadu_ps(q) : _mm256_maskz_loadu_ps(lo_rows, q);
-    const __m256 q_hi = Full ? _mm256_loadu_ps(q + 8) : _mm256_maskz_loadu_ps(hi_rows, q + 8);
+    __m256 qh[Halves];
+    for (int h = 0; h < Halves; ++h) qh[h] = Full ? _mm256_loadu_ps(q + 8 * h) : _mm256_maskz_loadu_ps(half_rows[h], q + 8 * h);
     for (int j = 0; j < NK; ++j) {
       const __m256 kb = _mm256_set1_ps(k[j * ldk + d]);
-      acc[j][0] = _mm512_add_pd(acc[j][0], _mm512_cvtps_pd(_mm256_mul_ps(q_lo, kb)));
-      acc[j][1] = _mm512_add_pd(acc[j][1], _mm512_cvtps_pd(_mm256_mul_ps(q_hi, kb)));
+      for (int h = 0; h < Halves; ++h) acc[j][h] = _mm512_add_pd(acc[j][h], _mm512_cvtps_pd(_mm256_mul_ps(qh[h], kb)));
     }
   }
   for (int j = 0; j < NK; ++j) {
     alignas(64) float out[kRowLanes];
-    _mm256_store_ps(out, _mm512_cvtpd_ps(acc[j][0]));
-    _mm256_store_ps(out + 8, _mm512_cvtpd_ps(acc[j][1]));
+    for (int h = 0; h < Halves; ++h) _mm256_store_ps(out + 8 * h, _mm512_cvtpd_ps(acc[j][h]));
     for (int r = 0; r < nrows; ++r) s[(i0 + r) * lds + j] = out[r];
   }
 }
 
-template <bool Full>
+template <bool Full, int Halves = 2>
 void score_rows(const float* qt, int64_t ldqt, int64_t i0, int nrows, const float* k, int64_t ldk, int64_t N,
                 int64_t D, float* s, int64_t lds) {
   const __mmask16 rows = static_cast<__mmask16>((1u << nrows) - 1);
+  // One half: twice the keys per query load, so as many sums are in flight.
+  constexpr int NK = Halves == 1 ? 2 * kKeys : kKeys;
   int64_t j = 0;
-  for (; j + kKeys <= N; j += kKeys) {
-    score_keys<kKeys, Full>(qt, ldqt, i0, rows, k + j * ldk, ldk, D, s + j, lds, nrows);
+  for (; j + NK <= N; j += NK) {
+    score_keys<NK, Full, Halves>(qt, ldqt, i0, rows, k + j * ldk, ldk, D, s + j, lds, nrows);
   }
-  for (; j < N; ++j) score_keys<1, Full>(qt, ldqt, i0, rows, k + j * ldk, ldk, D, s + j, lds, nrows);
+  for (; j < N; ++j) score_keys<1, Full, Halves>(qt, ldqt, i0, rows, k + j * ldk, ldk, D, s + j, lds, nrows);
 }
 
 void scores(const float* qt, int64_t ldqt, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D,
@@ -71,6 +74,10 @@ void scores(const float* qt, int64_t ldqt, int64_t M, const float* k, int64_t ld
     const int nrows = static_cast<int>(std::min<int64_t>(kRowLanes, M - i0));
     if (nrows == kRowLanes) {
       score_rows<true>(qt, ldqt, i0, nrows, k, ldk, N, D, s, lds);
+    } else if (nrows == 8) {
+      score_rows<true, 1>(qt, ldqt, i0, nrows, k, ldk, N, D, s, lds);
+    } else if (nrows < 8) {
+      score_rows<false, 1>(qt, ldqt, i0, nrows, k, ldk, N, D, s, lds);
     } else {
       score_rows<false>(qt, ldqt, i0, nrows, k, ldk, N, D, s, lds);
     }

@@ -494,8 +494,8 @@ TEST_CASE("simd: Q8_0 and float-weight matmuls are bit-identical to the scalar r
 TEST_CASE("simd: the exact attention products follow ggml's order on every ISA") {
   std::mt19937 rng(21);
   std::normal_distribution<float> nd(0.f, 1.f);
-  for (int64_t M : {1, 4, 16, 17, 64}) {
-    for (int64_t N : {1, 3, 4, 9}) {
+  for (int64_t M : {1, 4, 8, 16, 17, 24, 64}) {
+    for (int64_t N : {1, 3, 4, 9, 19}) {
       for (int64_t D : {1, 16, 33, 576}) {
         CAPTURE(M);
         CAPTURE(N);
