@@ -55,6 +55,17 @@ inline size_t next_tile(const MatmulArgs& p, int64_t r0) {
   return r0 + 2 * NR <= prefetch_rows(p) ? NR * p.w_stride : 0;
 }
 
+// Prefetches into L2 `len` bytes at w[r] + pf for each of the NR rows: a
+// tile's rows at the K position it is about to read, pf = next_tile() bytes
+// ahead (the kernels that hold row pointers instead of recomputing them).
+template <int NR>
+[[gnu::always_inline]] inline void prefetch_ahead(const uint8_t* const (&w)[NR], size_t pf, size_t len) {
+  if (pf == 0) return;
+  for (int r = 0; r < NR; ++r) {
+    for (size_t o = 0; o < len; o += 64) __builtin_prefetch(w[r] + pf + o, 0, 2);  // 2: prefetcht1 on x86
+  }
+}
+
 // Output row of activation row c.
 inline float* out_row(const MatmulArgs& p, int64_t c) {
   return p.y + (p.out_rows != nullptr ? p.out_rows[c] : c) * p.ldy;

@@ -51,8 +51,8 @@ constexpr int64_t kPage = KvCache::kPageTokens;
 // Keys per split when one tile's keys are shared out over threads (decode of
 // a long sequence): below this a split costs more to merge than it saves.
 constexpr int64_t kMinSplitKeys = 256;
-// Below this many consecutive keys a run is gathered (a GEMM over a few
-// keys costs about as much as copying them).
+// Exact tiles: below this many consecutive keys a run is gathered (a GEMM
+// over a few keys costs about as much as copying them).
 constexpr int64_t kGatherBelow = 8;
 
 // A run of consecutive batch rows of one sequence: the queries one tile may
@@ -165,8 +165,9 @@ void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, fl
   const KeySpan* spans = p.spans->data();
   for (int64_t si = it.span0; si < it.span1; ++si) {
     for (int64_t k = spans[si].begin; k < spans[si].end; ++k) {
-      ts.kp[n] = p.kv->k(p.layer, run.seq, k) + koff;
-      ts.vp[n] = (s.values_in_keys ? p.kv->k(p.layer, run.seq, k) : p.kv->v(p.layer, run.seq, k)) + voff;
+      const float* row = p.kv->k(p.layer, run.seq, k);
+      ts.kp[n] = row + koff;
+      ts.vp[n] = (s.values_in_keys ? row : p.kv->v(p.layer, run.seq, k)) + voff;
       ts.cpos[n] = static_cast<int32_t>(k);
       if (++n == kPage) {
         attend(n);

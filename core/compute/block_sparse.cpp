@@ -15,6 +15,7 @@ namespace moerun {
 namespace {
 
 constexpr int64_t kBlock = KvCache::kBoundBlock;
+constexpr int64_t kGroup = KvCache::kBoundGroup;
 // Bound groups (of 16 blocks) per work item when the bounds of one query
 // are shared out over the threads (decode of a long sequence); a multiple
 // of the AVX-512 kernel's 3 groups per tile.
@@ -26,8 +27,11 @@ struct SparseRow {
   int64_t b = 0, g = 0;
   int64_t mid0 = 0, mid1 = 0;
   int64_t blk0 = 0, blk1 = 0;  // candidate blocks [blk0, blk1)
-  int64_t ub = 0;              // offset of its [G, blk1 - blk0] bounds in the buffer
-  int64_t rank = 0;            // offset of its blk1 - blk0 block ranks
+  // Its bounds: [G, cols] in the buffer from offset ub, one column per
+  // block of the whole bound groups [gr0, gr0 + cols / 16) that hold the
+  // candidates (block blk0 + j at column blk0 - 16 gr0 + j).
+  int64_t gr0 = 0, cols = 0, ub = 0;
+  int64_t rank = 0;  // offset of its blk1 - blk0 block ranks
 };
 
 // f rounded to bfloat16 toward +inf (dir > 0) or -inf (dir < 0), so a
@@ -75,7 +79,6 @@ void update_key_bounds(const Batch& batch, KvCache& kv, int64_t layer) {
         mn[i] = std::min(mn[i], r[i]);
       }
     }
-    constexpr int64_t kGroup = KvCache::kBoundGroup;
     uint16_t* grp = kv.key_bound_group(layer, seq, blk / kGroup) + blk % kGroup;
     for (int64_t i = 0; i < kd; ++i) {
       grp[i * kGroup] = bf16_toward(mx[i], +1);
@@ -101,11 +104,19 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
     const int64_t n = batch.pos[b] + 1;
     if (n <= cfg.budget) continue;
     for (int64_t g = 0; g < s.n_head_kv; ++g) {
-      SparseRow r{b, g, cfg.sinks, n - window, 0, 0, n_ub, n_rank};
+      SparseRow r;
+      r.b = b;
+      r.g = g;
+      r.mid0 = cfg.sinks;
+      r.mid1 = n - window;
       if (cfg.select) {
         r.blk0 = r.mid0 / kBlock;
         r.blk1 = (r.mid1 + kBlock - 1) / kBlock;
-        n_ub += G * (r.blk1 - r.blk0);
+        r.gr0 = r.blk0 / kGroup;
+        r.cols = ((r.blk1 + kGroup - 1) / kGroup - r.gr0) * kGroup;
+        r.ub = n_ub;
+        r.rank = n_rank;
+        n_ub += G * r.cols;
         n_rank += r.blk1 - r.blk0;
       }
       rows.push_back(r);
@@ -114,19 +125,26 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
   // Upper bounds of every candidate block for every head of the group, in
   // chunks of bound groups over the threads: ub[h][j] = q+_h . max_j +
   // q-_h . min_j, one run of fmas over the maxima then the minima of each
-  // block (gemm_g16_bf16 against whole groups; the bounds of blocks outside
-  // [blk0, blk1) are computed and dropped).
+  // block (gemm_g16_bf16 against whole groups, straight into the row's
+  // columns; those of blocks outside [blk0, blk1) are left unread).
   std::vector<float> ub(static_cast<size_t>(n_ub)), rank(static_cast<size_t>(n_rank));
   if (cfg.select) {
-    constexpr int64_t kGroup = KvCache::kBoundGroup;
-    std::vector<std::pair<int64_t, int64_t>> units;  // (row, first group)
-    for (int64_t r = 0; r < static_cast<int64_t>(rows.size()); ++r) {
-      const int64_t gr1 = (rows[r].blk1 + kGroup - 1) / kGroup;
-      for (int64_t gr = rows[r].blk0 / kGroup; gr < gr1; gr += kChunkGroups) units.push_back({r, gr});
+    struct Unit {
+      int64_t row, gr;  // bound groups [gr, gr + kChunkGroups) of the row
+      int64_t c0, c1;   // its columns that hold candidates
+    };
+    std::vector<Unit> units;
+    for (int64_t ri = 0; ri < static_cast<int64_t>(rows.size()); ++ri) {
+      const SparseRow& r = rows[ri];
+      const int64_t first = r.blk0 - r.gr0 * kGroup;  // the column of blk0
+      for (int64_t c = 0; c < r.cols; c += kChunkGroups * kGroup) {
+        units.push_back({ri, r.gr0 + c / kGroup, std::max(c, first),
+                         std::min(c + kChunkGroups * kGroup, first + r.blk1 - r.blk0)});
+      }
     }
     // Per row, its heads' scaled queries split by sign: [q+ | q-], G x dk each.
     std::vector<float> qsplit(rows.size() * 2 * G * dk);
-    for (size_t ri = 0; ri < rows.size(); ++ri) {
+    parallel_for(static_cast<int64_t>(rows.size()), [&](int64_t ri) {
       const float* qg = q + rows[ri].b * s.n_head * dk + rows[ri].g * G * dk;
       float* qpos = qsplit.data() + ri * 2 * G * dk;
       float* qneg = qpos + G * dk;
@@ -135,29 +153,22 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
         qpos[i] = std::max(v, 0.0f);
         qneg[i] = std::min(v, 0.0f);
       }
-    }
+    });
     std::vector<float> unit_max(units.size() * G);  // per unit, each head's best bound
-    parallel_for(static_cast<int64_t>(units.size()), [&](int64_t u) {
-      thread_local std::vector<float> t;
-      const SparseRow& r = rows[units[u].first];
-      const int64_t gr0 = units[u].second;
-      const int64_t ng = std::min((r.blk1 + kGroup - 1) / kGroup, gr0 + kChunkGroups) - gr0;
-      const int64_t nb = r.blk1 - r.blk0, nt = ng * kGroup;
-      t.resize(G * kChunkGroups * kGroup);
-      const float* qpos = qsplit.data() + units[u].first * 2 * G * dk;
+    parallel_for(static_cast<int64_t>(units.size()), [&](int64_t ui) {
+      const Unit& u = units[ui];
+      const SparseRow& r = rows[u.row];
+      const int64_t c = (u.gr - r.gr0) * kGroup, nt = std::min(r.cols - c, kChunkGroups * kGroup);
+      const float* qpos = qsplit.data() + u.row * 2 * G * dk;
       const float* qneg = qpos + G * dk;
-      const uint16_t* grp = kv.key_bound_group(layer, batch.seq[r.b], gr0);
+      const uint16_t* grp = kv.key_bound_group(layer, batch.seq[r.b], u.gr);
       const int64_t ldg = kv.bound_group_stride();
-      gemm_g16_bf16(qpos, dk, G, grp + r.g * dk * kGroup, ldg, nt, dk, t.data(), nt, false);
-      gemm_g16_bf16(qneg, dk, G, grp + (kd + r.g * dk) * kGroup, ldg, nt, dk, t.data(), nt, true);
-      // Columns of t are blocks gr0 * 16 + c; keep those in [blk0, blk1).
-      const int64_t c0 = std::max<int64_t>(0, r.blk0 - gr0 * kGroup);
-      const int64_t c1 = std::min(nt, r.blk1 - gr0 * kGroup);
-      float* mx = unit_max.data() + u * G;
+      float* t = ub.data() + r.ub + c;
+      gemm_g16_bf16(qpos, dk, G, grp + r.g * dk * kGroup, ldg, nt, dk, t, r.cols, false);
+      gemm_g16_bf16(qneg, dk, G, grp + (kd + r.g * dk) * kGroup, ldg, nt, dk, t, r.cols, true);
       for (int64_t h = 0; h < G; ++h) {
-        const float* src = t.data() + h * nt;
-        std::copy(src + c0, src + c1, ub.data() + r.ub + h * nb + (gr0 * kGroup + c0 - r.blk0));
-        mx[h] = *std::max_element(src + c0, src + c1);
+        const float* row = ub.data() + r.ub + h * r.cols;
+        unit_max[ui * G + h] = *std::max_element(row + u.c0, row + u.c1);
       }
     });
     // A block's rank: sum over the group's heads of e^(bound - that head's
@@ -167,25 +178,24 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
     // best bound over the row's units, then the exponentials and sums unit
     // by unit over the threads.
     std::vector<float> best(rows.size() * G, -INFINITY);
-    for (size_t u = 0; u < units.size(); ++u) {
+    for (size_t ui = 0; ui < units.size(); ++ui) {
       for (int64_t h = 0; h < G; ++h) {
-        float& b = best[units[u].first * G + h];
-        b = std::max(b, unit_max[u * G + h]);
+        float& b = best[units[ui].row * G + h];
+        b = std::max(b, unit_max[ui * G + h]);
       }
     }
-    parallel_for(static_cast<int64_t>(units.size()), [&](int64_t u) {
-      const SparseRow& r = rows[units[u].first];
-      const int64_t nb = r.blk1 - r.blk0;
-      const int64_t j0 = std::max(r.blk0, units[u].second * kGroup) - r.blk0;
-      const int64_t j1 = std::min(r.blk1, (units[u].second + kChunkGroups) * kGroup) - r.blk0;
-      float* key = rank.data() + r.rank + j0;
+    parallel_for(static_cast<int64_t>(units.size()), [&](int64_t ui) {
+      const Unit& u = units[ui];
+      const SparseRow& r = rows[u.row];
+      const int64_t n = u.c1 - u.c0;
+      float* key = rank.data() + r.rank + (u.c0 - (r.blk0 - r.gr0 * kGroup));
       for (int64_t h = 0; h < G; ++h) {
-        float* e = ub.data() + r.ub + h * nb + j0;
-        expf_ggml(e, j1 - j0, best[units[u].first * G + h]);
+        float* e = ub.data() + r.ub + h * r.cols + u.c0;
+        expf_ggml(e, n, best[u.row * G + h]);
         if (h == 0) {
-          std::copy(e, e + (j1 - j0), key);
+          std::copy(e, e + n, key);
         } else {
-          add_inplace(key, e, j1 - j0);
+          add_inplace(key, e, n);
         }
       }
     });

@@ -44,7 +44,7 @@ class KvCache {
   // Blocks per group of bounds: a group stores its blocks' bounds channel
   // by channel, so one vector load takes a channel of 16 blocks and a
   // query's bounds are a GEMM of its heads against whole vectors
-  // (simd gemm_g16_f32), not a dot product per block.
+  // (simd gemm_g16_bf16), not a dot product per block.
   static constexpr int64_t kBoundGroup = 16;
 
   KvCache(const KvLayout& layout, int64_t n_ctx, int64_t n_seq);

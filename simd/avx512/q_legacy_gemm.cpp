@@ -109,11 +109,7 @@ struct Gemm {
   template <int NR, int NC, bool kTail>
   [[gnu::always_inline]] static inline void batch(const uint8_t* const (&w)[NR], const PassAct* act, int b,
                                                   __m512 (&acc)[NR][NC], int n, size_t pf) {
-    if (pf != 0) {
-      for (int r = 0; r < NR; ++r) {
-        for (int o = 0; o < n * S; o += 64) _mm_prefetch(reinterpret_cast<const char*>(w[r] + pf + o), _MM_HINT_T1);
-      }
-    }
+    tiles::prefetch_ahead(w, pf, static_cast<size_t>(n) * S);
     // Unrolled, so the accumulators stay in registers (GCC 12 kept the row
     // loop and moved them through memory each batch).
 #pragma GCC unroll 4

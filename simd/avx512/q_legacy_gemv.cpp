@@ -55,10 +55,6 @@ namespace {
 // stack); a longer K is done in passes that add into y.
 constexpr int kPassBatches = 16;
 constexpr int kTileRows = 4;  // weight rows per tile: adjacent rows, so 4 nearby streams
-// Prefetch into L2: the next tile is NR rows (9 KB at K = 4096) ahead, a
-// distance that grows with K, so L1 would be too small for large K. T0 and
-// T1 measured alike on this machine.
-constexpr auto kPfHint = _MM_HINT_T1;
 
 // Q4_0 and Q5_0: a group is 4 blocks (128 weights). z = [qs A | qs B | qs C
 // | qs D]; its low nibbles are elements 0-15 of each block, its high nibbles
@@ -170,11 +166,10 @@ struct Gemv {
   // One batch (16 blocks) of NR rows starting at w[r].
   template <int NR>
   static void batch(const uint8_t* const (&w)[NR], const Act& a, __m512 (&acc)[NR], size_t pf) {
-    if (pf != 0) {
-      for (int r = 0; r < NR; ++r) {
-        for (int o = 0; o < kBatch * S; o += 64) _mm_prefetch(reinterpret_cast<const char*>(w[r] + pf + o), kPfHint);
-      }
-    }
+    // Into L2: the next tile is NR rows (9 KB at K = 4096) ahead, a distance
+    // that grows with K, so L1 would be too small for large K (T0 and T1
+    // measured alike).
+    tiles::prefetch_ahead(w, pf, kBatch * S);
     __m512 sc[NR];
     for (int r = 0; r < NR; ++r) sc[r] = _mm512_mul_ps(scales16<S>(w[r]), a.d);
     if constexpr (G::kHasMin) {

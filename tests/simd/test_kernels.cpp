@@ -442,7 +442,7 @@ TEST_CASE("simd: a b over bfloat16 columns in groups of 16 (gemm_g16_bf16) gives
                   t += p;
                   mag += std::fabs(p);
                 }
-                REQUIRE(std::fabs(want[i * lds + j] - t) <= 1e-5 * mag + 1e-30);
+                REQUIRE(close(want[i * lds + j], static_cast<float>(t), static_cast<float>(mag)));
               }
             }
           }
