@@ -99,8 +99,14 @@ struct PackedGemm {
         std::memset(part, 0, sizeof(part));
         for (int64_t k0 = 0; k0 < nb; k0 += Kern::kPassBlocks) {
           const int nbp = static_cast<int>(std::min<int64_t>(Kern::kPassBlocks, nb - k0));
+          const bool pf = r0 + 2 * kMaxRows <= tiles::prefetch_rows(p);
           for (int r = 0; r < nr; ++r) {
-            Kern::unpack(reinterpret_cast<const Block*>(p.w + (r0 + r) * p.w_stride) + k0, nbp, r, w);
+            const auto* row = reinterpret_cast<const Block*>(p.w + (r0 + r) * p.w_stride) + k0;
+            if (pf) {
+              const auto* next = reinterpret_cast<const uint8_t*>(row) + kMaxRows * p.w_stride;
+              for (size_t o = 0; o < nbp * sizeof(Block); o += 64) __builtin_prefetch(next + o, 0, 2);
+            }
+            Kern::unpack(row, nbp, r, w);
           }
           run_pass(nr, w, nbp, act + k0, nb, g0, g1, part);
         }

@@ -164,12 +164,14 @@ struct Gemv {
   static constexpr int S = sizeof(Block);
 
   // One batch (16 blocks) of NR rows starting at w[r].
+  // pf_len: bytes of each row to prefetch from this batch on (this batch's,
+  // and the last full batch also the partial one's after it).
   template <int NR>
-  static void batch(const uint8_t* const (&w)[NR], const Act& a, __m512 (&acc)[NR], size_t pf) {
+  static void batch(const uint8_t* const (&w)[NR], const Act& a, __m512 (&acc)[NR], size_t pf, size_t pf_len) {
     // Into L2: the next tile is NR rows (9 KB at K = 4096) ahead, a distance
     // that grows with K, so L1 would be too small for large K (T0 and T1
     // measured alike).
-    tiles::prefetch_ahead(w, pf, kBatch * S);
+    tiles::prefetch_ahead(w, pf, pf_len);
     __m512 sc[NR];
     for (int r = 0; r < NR; ++r) sc[r] = _mm512_mul_ps(scales16<S>(w[r]), a.d);
     if constexpr (G::kHasMin) {
@@ -192,12 +194,18 @@ struct Gemv {
     // Software prefetch of the next tile's rows at the same K position
     // (when this call has a next tile): the hardware prefetcher alone left
     // too few lines in flight per core.
+    // The last full batch also prefetches the partial one: down matrices
+    // (K = 1408: 44 blocks, 12 past the full batches) ran at ~70% of the
+    // speed at K = 2048 with those blocks cold. (Prefetching in the partial
+    // batch itself cost short rows more than it gained: K = 192, 22 -> 13
+    // GB/s.)
     const size_t pf = tiles::next_tile<NR>(p, r0);
+    const int tail = static_cast<int>(nblk - nfull * kBatch);
     for (int64_t b = 0; b < nfull; ++b) {
-      batch<NR>(w, act[b], acc, pf);
+      batch<NR>(w, act[b], acc, pf, (b + 1 < nfull ? kBatch : kBatch + tail) * S);
       for (auto& q : w) q += kBatch * S;
     }
-    if (const int tail = static_cast<int>(nblk - nfull * kBatch); tail > 0) {
+    if (tail > 0) {
       // Partial last batch, read in place with masked loads: only its
       // groups that hold blocks run.
       const Act& a = act[nfull];
