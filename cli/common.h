@@ -21,10 +21,11 @@ struct ModelOptions {
   int64_t ctx = 0;     // 0: trained context, capped
   int64_t sparse_attn = 0;  // block-sparse attention's key budget (0: dense)
   bool sparse_window_only = false;  // with it: sinks and window only (the baseline)
+  bool flash_attn = false;  // online softmax at every length (not bit-exact with llama.cpp's non-flash path)
 };
 
 // -m, --mlock, --no-mmap, -t, and (with_ctx: commands that run the model) the
-// context length (named ctx_flags) and --sparse-attn[=BUDGET].
+// context length (named ctx_flags), --flash-attn and --sparse-attn[=BUDGET].
 void add_model_options(CLI::App* cmd, ModelOptions& o, bool with_ctx = true, const std::string& ctx_flags = "-c,--ctx");
 LoadMode load_mode(const ModelOptions& o);
 // The model `-m` defaults to: $MOERUN_MODEL, else the one shipped in the repo.

@@ -15,6 +15,7 @@ Engine::Engine(const EngineOptions& opt) {
   if (n_ctx <= 0) n_ctx = std::min(model_->info().n_ctx_train, EngineOptions::kDefaultMaxCtx);
   kv_ = std::make_unique<KvCache>(model_->kv_layout(), n_ctx, opt.n_seq);
   if (model_->info().attention_top_k == 0) kv_->set_sparse(opt.sparse);
+  kv_->set_flash_attn(opt.flash_attn);
 }
 
 const std::vector<float>& Engine::decode(const Batch& batch) {

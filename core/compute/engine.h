@@ -22,6 +22,7 @@ struct EngineOptions {
   int64_t n_ctx = 0;  // 0: the trained context, capped at kDefaultMaxCtx
   int64_t n_seq = 1;  // KV cache sequence slots
   SparseAttnConfig sparse;  // block-sparse attention (budget 0: off; ignored by models that pick their keys)
+  bool flash_attn = false;  // online softmax at every length (KvCache::set_flash_attn)
   LoadProgress load_progress;  // reading or locking the file (GgufFile::open)
   static constexpr int64_t kDefaultMaxCtx = 4096;
 };

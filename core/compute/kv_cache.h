@@ -71,6 +71,11 @@ class KvCache {
   // before are not covered: call this before the first forward pass).
   void set_sparse(const SparseAttnConfig& c);
   const SparseAttnConfig& sparse() const { return sparse_; }
+  // Flash attention: every row in key tiles with an online softmax, as
+  // llama.cpp's flash attention; off, rows of up to 1024 keys follow
+  // llama.cpp's non-flash order to the last bit (core/compute/attention.cpp).
+  void set_flash_attn(bool on) { flash_attn_ = on; }
+  bool flash_attn() const { return flash_attn_; }
   bool has_key_bounds() const { return keep_bounds_; }
   // Bounds of the blocks of group `group` (block b covers positions
   // [b * kBoundBlock, +kBoundBlock); group g holds blocks [16 g, 16 g + 16)),
@@ -116,6 +121,7 @@ class KvCache {
   std::vector<std::vector<float>> pool_;
   std::vector<int32_t> free_pages_;
   SparseAttnConfig sparse_;
+  bool flash_attn_ = false;
   bool keep_bounds_ = false;
   // Per (sequence, layer), when kept: the blocks of the reserved positions.
   std::vector<std::vector<uint16_t>> bounds_;

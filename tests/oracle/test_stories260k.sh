@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Golden test: `moerun logits` on stories260K (F32) against llama.cpp, 64-token prompt.
-# F32 weights, F32 everything: same top-1 at every position, relative error <= 1e-3 (§7).
+# F32 weights, F32 everything: same top-1 at every position, relative error <= 1e-3 (§7);
+# the same bounds with --flash-attn (the online softmax at every length: float rounding,
+# not llama.cpp's non-flash order).
 #   test_stories260k.sh MOERUN MOERUN_COMPARE
 # shellcheck source=tests/oracle/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -15,4 +17,7 @@ grep -qx "n_tokens 64 n_vocab $V" "$WORK/moerun.out" \
   || fail_later "moerun logits printed '$(head -n1 "$WORK/moerun.out")', expected 'n_tokens 64 n_vocab $V'"
 try_run compare "$COMPARE" "$WORK/got.f32" "$WORK/ref.f32" --n-vocab "$V" --min-top1 1 --max-rel-err 1e-3 || true
 echo "stories260K F32 vs llama.cpp: $(cat "$WORK/compare.out")"
+run moerun_fa "$MOERUN" logits -m "$STORIES" --tokens "$STORY_IDS" -o "$WORK/got-fa.f32" --flash-attn
+try_run compare_fa "$COMPARE" "$WORK/got-fa.f32" "$WORK/ref.f32" --n-vocab "$V" --min-top1 1 --max-rel-err 1e-3 || true
+echo "stories260K F32 --flash-attn vs llama.cpp: $(cat "$WORK/compare_fa.out")"
 finish

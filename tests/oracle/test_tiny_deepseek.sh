@@ -8,6 +8,8 @@
 #  - Q8_0 made by `moerun quantize`: top-1 >= 98%, mean KL <= 1e-3 (DESIGN §7). Over 256
 #    positions some activations always land within float noise of a rounding boundary
 #    (test_synth_archs.sh), so the KL is ~1e-7, not ~1e-13.
+#  - with --flash-attn (the online softmax at every length, float rounding instead of
+#    llama.cpp's non-flash order): F32 window 0 and the Q8_0 file within the same bounds.
 #   test_tiny_deepseek.sh MOERUN MOERUN_COMPARE
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 (($# == 2)) || die "usage: $0 MOERUN MOERUN_COMPARE"
@@ -35,6 +37,10 @@ for w in 0 1 2; do
   try_run "compare_w$w" "$COMPARE" "$WORK/got$w.f32" "$WORK/ref$w.f32" --n-vocab "$V" --min-top1 1 --max-rel-err 1e-3 || true
   echo "tiny-deepseek-moe F32 window $w vs llama.cpp: $(cat "$WORK/compare_w$w.out")"
 done
+if try_run moerun_fa "$MOERUN" logits -m "$MODEL" --tokens "${HELD[*]:50:256}" -o "$WORK/got-fa.f32" --flash-attn; then
+  try_run compare_fa "$COMPARE" "$WORK/got-fa.f32" "$WORK/ref0.f32" --n-vocab "$V" --min-top1 1 --max-rel-err 1e-3 || true
+  echo "tiny-deepseek-moe F32 window 0 --flash-attn vs llama.cpp: $(cat "$WORK/compare_fa.out")"
+fi
 
 PROMPT="13 461 441 446 459 441 467 13"
 run greedy "$ORACLE" -m "$MODEL" --tokens "$PROMPT" -n 64
@@ -64,6 +70,10 @@ if try_run quantize "$MOERUN" quantize "$MODEL" "$Q" q8_0; then
   if try_run moerun_q8 "$MOERUN" logits -m "$Q" --tokens "$IDS" -o "$WORK/got-q8.f32"; then
     try_run compare_q8 "$COMPARE" "$WORK/got-q8.f32" "$WORK/ref-q8.f32" --n-vocab "$V" --min-top1 0.98 --max-mean-kl 1e-3 || true
     echo "tiny-deepseek-moe q8_0 vs llama.cpp: $(cat "$WORK/compare_q8.out")"
+  fi
+  if try_run moerun_q8_fa "$MOERUN" logits -m "$Q" --tokens "$IDS" -o "$WORK/got-q8-fa.f32" --flash-attn; then
+    try_run compare_q8_fa "$COMPARE" "$WORK/got-q8-fa.f32" "$WORK/ref-q8.f32" --n-vocab "$V" --min-top1 0.98 --max-mean-kl 1e-3 || true
+    echo "tiny-deepseek-moe q8_0 --flash-attn vs llama.cpp: $(cat "$WORK/compare_q8_fa.out")"
   fi
 fi
 finish
