@@ -168,21 +168,22 @@ void run_bench(const BenchOptions& o) {
   if (opt.json) {
     std::printf("{\"model\": \"%s\", \"arch\": \"%s\", \"file_bytes\": %llu, \"active_bytes\": %llu, "
                 "\"threads\": %d, \"isa\": \"%s\", \"ubatch\": %lld, \"batch\": %lld, \"reps\": %lld, "
-                "\"bw\": %.3f, \"bw_measured\": %s, \"huge_pages\": %.3f, "
+                "\"bw\": %.3f, \"bw_measured\": %s, \"huge_pages\": %.3f, \"flash_attn\": %s, "
                 "\"pp\": {\"n\": %lld, \"tokens_per_s\": %.3f, \"sd\": %.3f}, "
                 "\"tg\": {\"n\": %lld, \"tokens_per_s\": %.3f, \"sd\": %.3f, \"gb_per_s\": %.3f, \"roofline\": %.4f%s}}\n",
                 path.c_str(), mi.arch.c_str(), static_cast<unsigned long long>(engine.gguf().file_size()),
                 static_cast<unsigned long long>(mi.bytes_active), n_threads, isa, static_cast<long long>(opt.ubatch),
                 static_cast<long long>(opt.batch), static_cast<long long>(opt.reps), bw,
-                measured_bw ? "true" : "false", huge, static_cast<long long>(opt.n_prompt), p.mean, p.sd,
+                measured_bw ? "true" : "false", huge, opt.model.flash_attn ? "true" : "false",
+                static_cast<long long>(opt.n_prompt), p.mean, p.sd,
                 static_cast<long long>(opt.n_gen), g.mean, g.sd, gbs, roof, ctx_json);
     return;
   }
   std::printf("model: %s (%s), %.2f MiB, %.2f MiB of weights read per token\n", path.c_str(), mi.arch.c_str(),
               engine.gguf().file_size() / 1048576.0, mi.bytes_active / 1048576.0);
-  std::printf("threads %d, isa %s, ubatch %lld, %lld repetitions, read bandwidth %.1f GB/s (%s)\n", n_threads, isa,
-              static_cast<long long>(opt.ubatch), static_cast<long long>(opt.reps), bw,
-              measured_bw ? "measured" : "given");
+  std::printf("threads %d, isa %s, ubatch %lld, %lld repetitions, read bandwidth %.1f GB/s (%s)%s\n", n_threads,
+              isa, static_cast<long long>(opt.ubatch), static_cast<long long>(opt.reps), bw,
+              measured_bw ? "measured" : "given", opt.model.flash_attn ? ", flash attention" : "");
   if (huge >= 0) {
     std::printf("weights in 2 MiB pages: %.0f%%%s\n", 100.0 * huge,
                 huge < 0.9 ? " (decode is slower in 4 KiB pages; --no-mmap reads the file into huge pages)" : "");

@@ -27,6 +27,16 @@ TEST_CASE("cli bench: text and JSON reports of pp and tg") {
   CHECK(r.out.find("\"threads\": 1") != std::string::npos);
 }
 
+TEST_CASE("cli bench: --flash-attn is reported in text and JSON") {
+  test::CliResult r = test::run_moerun("bench -m " + kStories + " -p 16 -n 2 -r 1 -t 1 --bw 10 --flash-attn --json");
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("\"flash_attn\": true") != std::string::npos);
+  r = test::run_moerun("bench -m " + kStories + " -p 16 -n 2 -r 1 -t 1 --bw 10 --json");
+  CHECK(r.out.find("\"flash_attn\": false") != std::string::npos);
+  r = test::run_moerun("bench -m " + kStories + " -p 16 -n 2 -r 1 -t 1 --bw 10 --flash-attn");
+  CHECK(r.out.find(", flash attention\n") != std::string::npos);
+}
+
 TEST_CASE("cli bench: a prompt larger than the context is refused") {
   const test::CliResult r = test::run_moerun("bench -m " + kStories + " -p 64 -n 8 -c 32");
   CHECK(r.status == 2);
