@@ -81,6 +81,7 @@ void add_perplexity_command(CLI::App& app) {
   cmd->footer("The text is cut into windows of -c tokens, each evaluated from BOS; the second half of each window is\n"
               "scored. Prints 'perplexity: X \u00b1 Y' (Y: the standard error) on stdout.");
   add_model_options(cmd, o->model, false);
+  add_flash_attn_option(cmd, o->model);
   cmd->add_option("-f,--file", o->file, "text file")->required();
   cmd->add_option("-c,--ctx", o->model.ctx, "tokens per window (default 512, as llama-perplexity)")
       ->check(CLI::PositiveNumber);

@@ -18,6 +18,13 @@
 
 namespace moerun::cli {
 
+void add_flash_attn_option(CLI::App* cmd, ModelOptions& o) {
+  cmd->add_flag("--flash-attn", o.flash_attn,
+                "flash attention: every row in 64-key tiles with an online softmax, as llama.cpp's flash "
+                "attention (~2.4x cheaper prompt attention; logits agree with llama.cpp's to float rounding). "
+                "Without it, rows of up to 1024 keys follow llama.cpp's non-flash order to the last bit");
+}
+
 void add_model_options(CLI::App* cmd, ModelOptions& o, bool with_ctx, const std::string& ctx_flags) {
   cmd->add_option("-m,--model", o.model, "GGUF model file (default: the small model shipped with moerun)");
   cmd->add_flag("--mlock", o.mlock, "map the model and lock its pages in RAM");
@@ -31,10 +38,7 @@ void add_model_options(CLI::App* cmd, ModelOptions& o, bool with_ctx, const std:
                   "block-sparse attention: a query past BUDGET keys (default 2048) attends to the first 4, "
                   "the last BUDGET/8 and the 16-token blocks whose key bounds score best, BUDGET in all")
         ->check(CLI::Range(int64_t{64}, int64_t{1} << 30));
-    cmd->add_flag("--flash-attn", o.flash_attn,
-                  "flash attention: every row in 64-key tiles with an online softmax, as llama.cpp's flash "
-                  "attention (~2.4x cheaper prompt attention; logits agree with llama.cpp's to float rounding). "
-                  "Without it, rows of up to 1024 keys follow llama.cpp's non-flash order to the last bit");
+    add_flash_attn_option(cmd, o);
     cmd->add_flag("--sparse-window-only", o.sparse_window_only,
                   "with --sparse-attn: only the first 4 keys and the latest BUDGET-4 (the baseline the block "
                   "choice is measured against)");

@@ -27,6 +27,8 @@ struct ModelOptions {
 // -m, --mlock, --no-mmap, -t, and (with_ctx: commands that run the model) the
 // context length (named ctx_flags), --flash-attn and --sparse-attn[=BUDGET].
 void add_model_options(CLI::App* cmd, ModelOptions& o, bool with_ctx = true, const std::string& ctx_flags = "-c,--ctx");
+// --flash-attn alone (for commands with their own context options).
+void add_flash_attn_option(CLI::App* cmd, ModelOptions& o);
 LoadMode load_mode(const ModelOptions& o);
 // The model `-m` defaults to: $MOERUN_MODEL, else the one shipped in the repo.
 std::string default_model_path();

@@ -4,6 +4,7 @@
 // tests/oracle/test_perplexity.sh.)
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <fstream>
 #include <string>
 
@@ -26,6 +27,17 @@ TEST_CASE("cli perplexity: one result line on stdout") {
   CHECK(ppl > 1.0);
   CHECK(ppl < 512.0);  // better than chance over the 512-token vocabulary
   CHECK(r.err.find("3 windows of 64") != std::string::npos);
+}
+
+TEST_CASE("cli perplexity: --flash-attn gives the same perplexity to float rounding") {
+  const std::string cmd = "perplexity -m " + kTestdata + "models/stories260K.gguf -f " + kTestdata +
+                          "text/tinyshakespeare.txt -c 64 --chunks 3 -t 1";
+  const test::CliResult exact = test::run_moerun(cmd);
+  const test::CliResult flash = test::run_moerun(cmd + " --flash-attn");
+  REQUIRE_MESSAGE(exact.status == 0, exact.err);
+  REQUIRE_MESSAGE(flash.status == 0, flash.err);
+  const double a = std::stod(exact.out.substr(12)), b = std::stod(flash.out.substr(12));
+  CHECK(std::fabs(a - b) <= 1e-4 * a);
 }
 
 TEST_CASE("cli perplexity: too short a text, a missing file: one-line errors, exit 2") {
