@@ -32,6 +32,7 @@ struct SparseRow {
   // candidates (block blk0 + j at column blk0 - 16 gr0 + j).
   int64_t gr0 = 0, cols = 0, ub = 0;
   int64_t rank = 0;  // offset of its blk1 - blk0 block ranks
+  int64_t first_col() const { return blk0 - gr0 * kGroup; }  // the column of blk0
 };
 
 // f rounded to bfloat16 toward +inf (dir > 0) or -inf (dir < 0), so a
@@ -136,7 +137,7 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
     std::vector<Unit> units;
     for (int64_t ri = 0; ri < static_cast<int64_t>(rows.size()); ++ri) {
       const SparseRow& r = rows[ri];
-      const int64_t first = r.blk0 - r.gr0 * kGroup;  // the column of blk0
+      const int64_t first = r.first_col();
       for (int64_t c = 0; c < r.cols; c += kChunkGroups * kGroup) {
         units.push_back({ri, r.gr0 + c / kGroup, std::max(c, first),
                          std::min(c + kChunkGroups * kGroup, first + r.blk1 - r.blk0)});
@@ -188,7 +189,7 @@ bool select_blocks(const Batch& batch, const KvCache& kv, int64_t layer, const G
       const Unit& u = units[ui];
       const SparseRow& r = rows[u.row];
       const int64_t n = u.c1 - u.c0;
-      float* key = rank.data() + r.rank + (u.c0 - (r.blk0 - r.gr0 * kGroup));
+      float* key = rank.data() + r.rank + (u.c0 - r.first_col());
       for (int64_t h = 0; h < G; ++h) {
         float* e = ub.data() + r.ub + h * r.cols + u.c0;
         expf_ggml(e, n, best[u.row * G + h]);

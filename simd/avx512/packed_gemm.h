@@ -96,17 +96,16 @@ struct PackedGemm {
       const int64_t g1 = std::min(groups, g0 + kGroupsPerBlock);
       for (int64_t r0 = 0; r0 < p.N; r0 += kMaxRows) {
         const int nr = static_cast<int>(std::min<int64_t>(kMaxRows, p.N - r0));
+        // Each row's bytes of the next tile are fetched into L2 as the row is
+        // unpacked: with few columns the unpack otherwise waits on memory.
+        const size_t pf = tiles::next_tile<kMaxRows>(p, r0);
         std::memset(part, 0, sizeof(part));
         for (int64_t k0 = 0; k0 < nb; k0 += Kern::kPassBlocks) {
           const int nbp = static_cast<int>(std::min<int64_t>(Kern::kPassBlocks, nb - k0));
-          const bool pf = r0 + 2 * kMaxRows <= tiles::prefetch_rows(p);
           for (int r = 0; r < nr; ++r) {
-            const auto* row = reinterpret_cast<const Block*>(p.w + (r0 + r) * p.w_stride) + k0;
-            if (pf) {
-              const auto* next = reinterpret_cast<const uint8_t*>(row) + kMaxRows * p.w_stride;
-              for (size_t o = 0; o < nbp * sizeof(Block); o += 64) __builtin_prefetch(next + o, 0, 2);
-            }
-            Kern::unpack(row, nbp, r, w);
+            const uint8_t* const row[1] = {p.w + (r0 + r) * p.w_stride + k0 * sizeof(Block)};
+            tiles::prefetch_ahead(row, pf, nbp * sizeof(Block));
+            Kern::unpack(reinterpret_cast<const Block*>(row[0]), nbp, r, w);
           }
           run_pass(nr, w, nbp, act + k0, nb, g0, g1, part);
         }

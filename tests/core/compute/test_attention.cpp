@@ -78,6 +78,14 @@ void fill_cache(KvCache& kv, int64_t seq, int64_t n, std::mt19937& rng) {
   kv.set_len(seq, n);
 }
 
+// A GQA and an MLA-shaped (one KV head, values inside the key rows) attention.
+const GqaShape kGqaAndMla[] = {GqaShape{8, 2, 16, 12, 0.25f, false}, GqaShape{16, 1, 72, 64, 0.1f, true}};
+
+// A two-layer cache for shape s.
+KvLayout two_layers(const GqaShape& s) {
+  return {2, s.n_head_kv * s.head_dim_k, s.values_in_keys ? 0 : s.n_head_kv * s.head_dim_v};
+}
+
 std::vector<float> check(const Batch& batch, const KvCache& kv, const GqaShape& s, std::mt19937& rng,
                          const KeySelection* sel = nullptr) {
   std::normal_distribution<float> nd(0.f, 1.f);
@@ -133,9 +141,9 @@ TEST_CASE("attention: tiles, multi-sequence decode and split keys agree with a d
       check(b, kv, s, rng);
     }
     SUBCASE("flash attention: rows of up to 1024 keys in the online tile, not in ggml's order") {
-      for (const GqaShape s : {GqaShape{8, 2, 16, 12, 0.25f, false}, GqaShape{16, 1, 72, 64, 0.1f, true}}) {
+      for (const GqaShape& s : kGqaAndMla) {
         CAPTURE(s.n_head_kv);
-        KvCache kv({2, s.n_head_kv * s.head_dim_k, s.values_in_keys ? 0 : s.n_head_kv * s.head_dim_v}, 512, 1);
+        KvCache kv(two_layers(s), 512, 1);
         fill_cache(kv, 0, 300, rng);
         Batch b;
         for (int32_t p = 0; p < 300; ++p) b.add(1, p, 0, true);
@@ -175,9 +183,9 @@ TEST_CASE("attention: tiles, multi-sequence decode and split keys agree with a d
       check(b, kv, s, rng);
     }
     SUBCASE("chosen positions: scattered and in runs, dense rows between, GQA and MLA rows") {
-      for (const GqaShape s : {GqaShape{8, 2, 16, 12, 0.25f, false}, GqaShape{16, 1, 72, 64, 0.1f, true}}) {
+      for (const GqaShape& s : kGqaAndMla) {
         CAPTURE(s.n_head_kv);
-        KvCache kv({2, s.n_head_kv * s.head_dim_k, s.values_in_keys ? 0 : s.n_head_kv * s.head_dim_v}, 512, 1);
+        KvCache kv(two_layers(s), 512, 1);
         fill_cache(kv, 0, 400, rng);
         Batch b;
         for (int32_t p = 200; p < 260; ++p) b.add(1, p, 0, true);
