@@ -64,4 +64,29 @@ void gemv_passes(const MatmulArgs& p) {
   }
 }
 
+// A GEMM that runs Kern's GEMV once per activation row when there are at
+// most kGemvCols of them (the experts of batched decode: 1-8 tokens each),
+// and the tile GEMM it replaces otherwise. The call's rows (a 64-row tile:
+// ~72 KB of Q4_K at K = 2048) stay in L2 from the first activation row on,
+// so memory is still read once; and each output gets the GEMV's floats, so
+// a sequence's greedy answer in `batch` does not depend on what else shares
+// its decode step.
+constexpr int64_t kGemvCols = 8;
+template <class Kern>
+struct FewColsGemm {
+  static inline GemmFn tile = nullptr;
+  static void gemm(const MatmulArgs& p) {
+    if (p.B <= kGemvCols) {
+      gemv_passes<Kern>(p);
+    } else {
+      tile(p);
+    }
+  }
+  // Call after the tile GEMM is installed in f.
+  static void install(FormatKernels& f) {
+    tile = f.gemm;
+    f.gemm = gemm;
+  }
+};
+
 }  // namespace moerun::tiles

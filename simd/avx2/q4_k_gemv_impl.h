@@ -200,6 +200,9 @@ struct Kern {
 void install_q4_k_gemv(KernelTable& t) {
   t.fmt[format_index(QType::Q4_K)].gemv = tiles::gemv_passes<q4_k_gemv::Kern<BlockQ4_K>>;
   t.fmt[format_index(QType::Q5_K)].gemv = tiles::gemv_passes<q4_k_gemv::Kern<BlockQ5_K>>;
+  // A few activation rows get the GEMV's floats too (gemv_driver.h).
+  tiles::FewColsGemm<q4_k_gemv::Kern<BlockQ4_K>>::install(t.fmt[format_index(QType::Q4_K)]);
+  tiles::FewColsGemm<q4_k_gemv::Kern<BlockQ5_K>>::install(t.fmt[format_index(QType::Q5_K)]);
 }
 
 }  // namespace

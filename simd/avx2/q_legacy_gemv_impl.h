@@ -339,6 +339,9 @@ void install_legacy_gemv(KernelTable& t) {
   t.fmt[format_index(QType::Q4_0)].gemv = tiles::gemv_passes<legacy_gemv::Gemv<legacy_gemv::GQ4_0>>;
   t.fmt[format_index(QType::Q5_0)].gemv = tiles::gemv_passes<legacy_gemv::Gemv<legacy_gemv::GQ5_0>>;
   t.fmt[format_index(QType::Q8_0)].gemv = tiles::gemv_passes<legacy_gemv::Gemv<legacy_gemv::GQ8_0>>;
+  // A few activation rows get the GEMV's floats too (gemv_driver.h).
+  tiles::FewColsGemm<legacy_gemv::Gemv<legacy_gemv::GQ4_0>>::install(t.fmt[format_index(QType::Q4_0)]);
+  tiles::FewColsGemm<legacy_gemv::Gemv<legacy_gemv::GQ5_0>>::install(t.fmt[format_index(QType::Q5_0)]);
 }
 
 }  // namespace

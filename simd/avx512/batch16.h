@@ -17,6 +17,11 @@ namespace moerun {
 namespace {
 
 constexpr int kBatch = 16;  // blocks whose scales one vcvtph2ps zmm converts
+// Batches per pass over K of the legacy decode GEMV (q_legacy_gemv.cpp) and
+// of the few-column GEMM (q_legacy_gemm.cpp): one constant, because a pass
+// ends in a float add into y, and the GEMM must give each column the GEMV's
+// floats (batched decode answers alike for any number of sequences).
+constexpr int kPassBatches = 16;
 
 // Gathers an f16 field (bytes kOff, kOff + 1: the scale d at 0, Q4_1/Q5_1's
 // min and Q8_1's sum at 2) of 16 consecutive S-byte blocks: each vpermt2w

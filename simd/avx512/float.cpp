@@ -90,8 +90,8 @@ void fill_Avx512(KernelTable& t) {
   fill_avx512_legacy(t);
   fill_avx512_legacy_gemv(t);  // after: replaces the Q4_0/Q8_0 GEMV
   fill_avx512_legacy_gemm(t);  // after: replaces the Q4_0/Q8_0 GEMM
-  fill_avx512_legacy_gemm_packed(t);
-  fill_avx512_q4_k_gemm_packed(t);
+  fill_avx512_legacy_gemm_lanes(t);
+  fill_avx512_q4_k_gemm_lanes(t);
   fill_avx512_kquants(t);
   fill_avx512_k_gemv(t);  // after: replaces the Q4_K/Q5_K GEMVs
   fill_avx512_q6_k(t);
@@ -99,7 +99,8 @@ void fill_Avx512(KernelTable& t) {
   fill_avx512_exact_attn(t);
   fill_avx512_ggml_exp(t);
   fill_avx512_quantize(t);
-  fill_avx512_q8_0_exact(t);  // last: replaces every Q8_0 weight kernel
+  fill_avx512_q8_0_exact(t);  // late: replaces every Q8_0 weight kernel
+  fill_avx512_q8_0_exact_lanes(t);  // then its many-column GEMM, as exact
 }
 
 }  // namespace moerun

@@ -193,8 +193,12 @@ struct K45 : KShape {
 }  // namespace
 
 void fill_avx512_k_gemv(KernelTable& t) {
-  t.fmt[format_index(QType::Q4_K)].gemv = tiles::gemv_passes<K45<false>>;
-  t.fmt[format_index(QType::Q5_K)].gemv = tiles::gemv_passes<K45<true>>;
+  FormatKernels& q4 = t.fmt[format_index(QType::Q4_K)];
+  FormatKernels& q5 = t.fmt[format_index(QType::Q5_K)];
+  q4.gemv = tiles::gemv_passes<K45<false>>;
+  q5.gemv = tiles::gemv_passes<K45<true>>;
+  tiles::FewColsGemm<K45<false>>::install(q4);
+  tiles::FewColsGemm<K45<true>>::install(q5);
 }
 
 }  // namespace moerun

@@ -18,8 +18,10 @@
 // block and 16 rows; the decode GEMV pays the transpose for its one column
 // but stays under the memory stream. bench_kernels, 1 thread, K 4096: GEMV
 // 26 GB/s (the earlier 4-lane kernel 24), GEMM B=16 250 GOP/s (200), B=64
-// 340 (370, the retired packed kernel). Weights are unsigned (q ^ 0x80 = q + 128), so each column's block
-// starts from -128 * sum(a), prepared once per pass.
+// 340 (370, the retired packed kernel); from 16 columns the rows-in-lanes
+// packed GEMM, in this order too, takes over (q_legacy_gemm_lanes.cpp:
+// 32 rows per broadcast). Weights are unsigned (q ^ 0x80 = q + 128), so
+// each column's block starts from -128 * sum(a), prepared once per pass.
 // Exactness of the int32 sums: |sum (q + 128) a| <= 32 * 255 * 128 < 2^21.
 // GCC 12's AVX-512 headers read a deliberately undefined vector in
 // _mm512_cvtph_ps, which -Wuninitialized flags; the value never reaches a
@@ -256,7 +258,8 @@ void fill_avx512_q8_0_exact(KernelTable& t) {
   f.dot = dot;
   f.gemv = gemv;
   f.gemm = gemm;
-  // The packed GEMM sums lanes in its own order; this one serves every B.
+  // The packed GEMM of the other formats fuses each block's multiply and
+  // add; fill_avx512_q8_0_exact_lanes installs its exact form after this.
   f.packed_act_bytes = nullptr;
   f.pack_act = nullptr;
   f.gemm_packed = nullptr;

@@ -51,7 +51,6 @@ namespace moerun {
 namespace {
 
 constexpr int kGroups = 4;       // groups of 4 blocks per batch
-constexpr int kPassBatches = 4;  // batches per pass over K: 2048 weights
 constexpr int kCols = 8;         // activation columns per tile (fewer for the rest)
 constexpr int kRows = 2;         // weight rows per tile
 
@@ -195,7 +194,7 @@ struct Gemm {
   static void gemm(const MatmulArgs& p) {
     constexpr int64_t kPass = int64_t{kPassBatches} * kBatch;
     const int64_t nb = p.K / Block::kSize;
-    PassAct act[kCols];  // 32 KB
+    PassAct act[kCols];  // 128 KB
     for (int64_t k0 = 0; k0 < nb; k0 += kPass) {
       const int64_t nblk = std::min(nb - k0, kPass);
       const bool add = k0 > 0;

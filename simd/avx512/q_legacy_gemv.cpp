@@ -51,9 +51,8 @@
 namespace moerun {
 namespace {
 
-// Activation batches prepared per pass (Q8_0: 1.1 KB each, so ~17 KB of
-// stack); a longer K is done in passes that add into y.
-constexpr int kPassBatches = 16;
+// Activation batches prepared per pass: batch16.h's kPassBatches (Q8_0: 1.1
+// KB each, so ~17 KB of stack); a longer K is done in passes that add into y.
 constexpr int kTileRows = 4;  // weight rows per tile: adjacent rows, so 4 nearby streams
 
 // Q4_0 and Q5_0: a group is 4 blocks (128 weights). z = [qs A | qs B | qs C
@@ -248,6 +247,11 @@ void fill_avx512_legacy_gemv(KernelTable& t) {
   t.fmt[format_index(QType::Q5_0)].gemv = tiles::gemv_passes<Gemv<GQ5_0>>;
   t.fmt[format_index(QType::Q4_1)].gemv = tiles::gemv_passes<Gemv<GQ4_1>>;
   t.fmt[format_index(QType::Q5_1)].gemv = tiles::gemv_passes<Gemv<GQ5_1>>;
+  // Q4_0's and Q8_0's own GEMMs (q_legacy_gemm.cpp, q8_0_exact.cpp) give
+  // each output the GEMV's floats already; the others' tile GEMM does not.
+  tiles::FewColsGemm<Gemv<GQ5_0>>::install(t.fmt[format_index(QType::Q5_0)]);
+  tiles::FewColsGemm<Gemv<GQ4_1>>::install(t.fmt[format_index(QType::Q4_1)]);
+  tiles::FewColsGemm<Gemv<GQ5_1>>::install(t.fmt[format_index(QType::Q5_1)]);
 }
 
 }  // namespace moerun

@@ -66,6 +66,11 @@ Quantized quantize_rows(const FormatTraits& f, const std::vector<float>& x, int6
   return q;
 }
 
+// rows x K random values (random_rows) in format f.
+Quantized random_quantized(std::mt19937& rng, const FormatTraits& f, int64_t rows, int64_t K) {
+  return quantize_rows(f, random_rows(rng, rows, K), rows, K);
+}
+
 // N weight rows (w_row bytes apart) x B activation rows (a_row apart) of
 // K elements, out to y with ldy N.
 MatmulArgs matmul_args(const uint8_t* w, size_t w_row, const uint8_t* a, size_t a_row, int64_t K, int64_t N,
@@ -114,8 +119,8 @@ TEST_CASE("simd: every ISA's dot/GEMV/GEMM matches the scalar reference for ever
         CAPTURE(std::string(kt.name));
         CAPTURE(std::string(wf.name));
         CAPTURE(K);
-        const Quantized w = quantize_rows(wf, random_rows(rng, N, K), N, K);
-        const Quantized a = quantize_rows(af, random_rows(rng, kMaxB, K), kMaxB, K);
+        const Quantized w = random_quantized(rng, wf, N, K);
+        const Quantized a = random_quantized(rng, af, kMaxB, K);
         std::vector<float> want(N * kMaxB), bound(N * kMaxB);
         for (int64_t b = 0; b < kMaxB; ++b) {
           for (int64_t n = 0; n < N; ++n) {
@@ -235,9 +240,10 @@ TEST_CASE("simd: packed-activation GEMMs match the scalar reference") {
       const FormatKernels& fk = kt.of(wf.type);
       if (fk.gemm_packed == nullptr) continue;
       const FormatTraits& af = format_traits(wf.vec_dot_type);
-      // 8-row tiles and their remainders; 1, 2 and 3 column groups with a
-      // partial last one; K over one and several 64-block passes.
-      for (int64_t N : {5, 8, 21}) {
+      // Row tiles and their remainders (AVX-512: 32 rows, in vectors of 16),
+      // several tiles; 1, 2 and 3 column groups with a partial last one; K
+      // over one and several passes (Q4_K: 2 super-blocks; legacy: 32 blocks).
+      for (int64_t N : {5, 8, 21, 45}) {
         for (int64_t B : {16, 17, 40}) {
           for (int64_t K : {wf.block_size, 3 * wf.block_size, 150 * wf.block_size}) {
             CAPTURE(std::string(kt.name));
@@ -246,8 +252,8 @@ TEST_CASE("simd: packed-activation GEMMs match the scalar reference") {
             CAPTURE(B);
             CAPTURE(K);
             ++checked;
-            const Quantized w = quantize_rows(wf, random_rows(rng, N, K), N, K);
-            const Quantized a = quantize_rows(af, random_rows(rng, B, K), B, K);
+            const Quantized w = random_quantized(rng, wf, N, K);
+            const Quantized a = random_quantized(rng, af, B, K);
             std::vector<uint8_t> packed(fk.packed_act_bytes(B, K));
             const int64_t groups = (B + 15) / 16;
             fk.pack_act(a.bytes.data(), a.row, B, K, 0, 1, packed.data());
@@ -452,6 +458,49 @@ TEST_CASE("simd: a b over bfloat16 columns in groups of 16 (gemm_g16_bf16) gives
   }
 }
 
+TEST_CASE("simd: up to 8 activation rows, each output gets the GEMV's floats on every ISA") {
+  // Batched decode hands an expert the 1-8 tokens of its step that chose it;
+  // a sequence's greedy answer in `batch` must not depend on the others, so
+  // each of those columns must come out as a GEMV of it alone would. 65
+  // blocks of 32 pass one 64-block pass of K; 293 blocks, the GEMV's 256.
+  std::mt19937 rng(4242);
+  constexpr int64_t N = 13;
+  constexpr int64_t kMaxB = 8;
+  int checked = 0;
+  for (Isa isa : runnable_isas()) {
+    const KernelTable& kt = kernel_table(isa);
+    for (QType t : {QType::Q4_0, QType::Q4_1, QType::Q5_0, QType::Q5_1, QType::Q8_0, QType::Q4_K, QType::Q5_K,
+                    QType::Q6_K, QType::F32, QType::F16, QType::BF16}) {
+      const FormatTraits& wf = format_traits(t);
+      const FormatTraits& af = format_traits(wf.vec_dot_type);
+      const int64_t bs = wf.block_size;
+      const std::vector<int64_t> ks = bs == 32    ? std::vector<int64_t>{9 * 32, 65 * 32, 88 * 32, 293 * 32}
+                                      : bs == 1   ? std::vector<int64_t>{97, 2816}
+                                                  : std::vector<int64_t>{3 * bs, 11 * bs, 37 * bs};
+      for (int64_t K : ks) {
+        CAPTURE(std::string(kt.name));
+        CAPTURE(std::string(wf.name));
+        CAPTURE(K);
+        const Quantized w = random_quantized(rng, wf, N, K);
+        const Quantized a = random_quantized(rng, af, kMaxB, K);
+        const FormatKernels& fk = kt.of(t);
+        std::vector<float> alone(N * kMaxB);
+        for (int64_t b = 0; b < kMaxB; ++b) {
+          fk.gemv(matmul_args(w.bytes.data(), w.row, a.bytes.data() + b * a.row, a.row, K, N, 1, alone.data() + b * N));
+        }
+        for (int64_t B = 2; B <= kMaxB; ++B) {
+          CAPTURE(B);
+          std::vector<float> got(N * B, NAN);
+          fk.gemm(matmul_args(w.bytes.data(), w.row, a.bytes.data(), a.row, K, N, B, got.data()));
+          for (int64_t i = 0; i < N * B; ++i) REQUIRE(got[i] == alone[i]);
+          ++checked;
+        }
+      }
+    }
+  }
+  CHECK(checked > 0);
+}
+
 TEST_CASE("simd: Q8_0 and float-weight matmuls are bit-identical to the scalar reference on every ISA") {
   // ggml's portable order (issue 14): any other float order moves a tiny
   // model's next int8 level now and then, so equality, not a tolerance.
@@ -468,8 +517,8 @@ TEST_CASE("simd: Q8_0 and float-weight matmuls are bit-identical to the scalar r
         CAPTURE(std::string(kt.name));
         CAPTURE(std::string(wf.name));
         CAPTURE(K);
-        const Quantized w = quantize_rows(wf, random_rows(rng, N, K), N, K);
-        const Quantized a = quantize_rows(af, random_rows(rng, kMaxB, K), kMaxB, K);
+        const Quantized w = random_quantized(rng, wf, N, K);
+        const Quantized a = random_quantized(rng, af, kMaxB, K);
         const FormatKernels& fk = kt.of(t);
         for (int64_t b = 0; b < kMaxB; ++b) {
           for (int64_t n = 0; n < N; ++n) {
@@ -484,6 +533,20 @@ TEST_CASE("simd: Q8_0 and float-weight matmuls are bit-identical to the scalar r
           ref.of(t).gemm(p);
           p.y = got.data();
           (B == 1 ? fk.gemv : fk.gemm)(p);
+          for (int64_t i = 0; i < N * B; ++i) REQUIRE(got[i] == want[i]);
+        }
+        // The packed GEMM, where the ISA has one (AVX-512 Q8_0): from 16
+        // columns, a partial register tile and a partial group of 16.
+        if (fk.gemm_packed != nullptr) {
+          const int64_t B = 2 * 16 + 3;
+          const Quantized ab = random_quantized(rng, af, B, K);
+          std::vector<uint8_t> packed(fk.packed_act_bytes(B, K));
+          fk.pack_act(ab.bytes.data(), ab.row, B, K, 0, (B + 15) / 16, packed.data());
+          std::vector<float> want(N * B), got(N * B, NAN);
+          MatmulArgs p = matmul_args(w.bytes.data(), w.row, ab.bytes.data(), ab.row, K, N, B, want.data());
+          ref.of(t).gemm(p);
+          p = matmul_args(w.bytes.data(), w.row, packed.data(), 0, K, N, B, got.data());
+          fk.gemm_packed(p);
           for (int64_t i = 0; i < N * B; ++i) REQUIRE(got[i] == want[i]);
         }
       }

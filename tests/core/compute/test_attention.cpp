@@ -86,6 +86,13 @@ KvLayout two_layers(const GqaShape& s) {
   return {2, s.n_head_kv * s.head_dim_k, s.values_in_keys ? 0 : s.n_head_kv * s.head_dim_v};
 }
 
+// Positions [p0, p1) of sequence 0, each with its logits.
+Batch positions(int32_t p0, int32_t p1) {
+  Batch b;
+  for (int32_t p = p0; p < p1; ++p) b.add(1, p, 0, true);
+  return b;
+}
+
 std::vector<float> check(const Batch& batch, const KvCache& kv, const GqaShape& s, std::mt19937& rng,
                          const KeySelection* sel = nullptr) {
   std::normal_distribution<float> nd(0.f, 1.f);
@@ -133,20 +140,15 @@ TEST_CASE("attention: tiles, multi-sequence decode and split keys agree with a d
       const GqaShape s{8, 2, 16, 12, 0.25f, false};
       KvCache kv({2, 2 * 16, 2 * 12}, 512, 1);
       fill_cache(kv, 0, 300, rng);
-      Batch b;
-      for (int32_t p = 0; p < 200; ++p) b.add(1, p, 0, true);
-      check(b, kv, s, rng);
-      b.clear();
-      for (int32_t p = 250; p < 300; ++p) b.add(1, p, 0, true);  // crosses the page at 256
-      check(b, kv, s, rng);
+      check(positions(0, 200), kv, s, rng);
+      check(positions(250, 300), kv, s, rng);  // crosses the page at 256
     }
     SUBCASE("flash attention: rows of up to 1024 keys in the online tile, not in ggml's order") {
       for (const GqaShape& s : kGqaAndMla) {
         CAPTURE(s.n_head_kv);
         KvCache kv(two_layers(s), 512, 1);
         fill_cache(kv, 0, 300, rng);
-        Batch b;
-        for (int32_t p = 0; p < 300; ++p) b.add(1, p, 0, true);
+        const Batch b = positions(0, 300);
         std::mt19937 same = rng;
         const std::vector<float> exact = check(b, kv, s, rng);
         kv.set_flash_attn(true);
@@ -187,8 +189,7 @@ TEST_CASE("attention: tiles, multi-sequence decode and split keys agree with a d
         CAPTURE(s.n_head_kv);
         KvCache kv(two_layers(s), 512, 1);
         fill_cache(kv, 0, 400, rng);
-        Batch b;
-        for (int32_t p = 200; p < 260; ++p) b.add(1, p, 0, true);
+        const Batch b = positions(200, 260);
         KeySelection sel = random_selection(b, s.n_head_kv, 90, rng);
         check(b, kv, s, rng, &sel);
         // Spans: sinks, a few blocks, a window; plus a run crossing a page.
