@@ -1,6 +1,8 @@
 #include "cli/line_input.h"
 
 #include <editline/readline.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +19,35 @@ namespace {
 constexpr int kHistoryLines = 2000;
 constexpr const char* kBlock = "\"\"\"";
 
+// libedit's own read can miss a Ctrl-C: its handler puts the terminal back
+// in cooked mode and re-raises the signal, and if that lands between two
+// reads the next read blocks for a whole line. So the keys are read here:
+// a wait on the terminal and on the interrupt pipe together, then a read
+// that cannot block (the Ctrl-C may have flushed the keys poll saw), from a
+// non-blocking descriptor of our own so stdin's flags, shared with the
+// shell, stay as they are. -1 makes readline return NULL, which the caller
+// reads as interrupted when the flag is set.
+int g_keys_fd = -1;
+
+int getc_or_interrupt(FILE* in) {
+  const int fd = g_keys_fd >= 0 ? g_keys_fd : fileno(in);
+  for (;;) {
+    if (interrupted()) return -1;
+    pollfd fds[2] = {{fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
+    if (::poll(fds, fds[1].fd >= 0 ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (fds[1].revents != 0) return -1;
+    if (fds[0].revents == 0) continue;
+    unsigned char c = 0;
+    const ssize_t n = ::read(fd, &c, 1);
+    if (n == 1) return c;
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    return -1;  // end of input
+  }
+}
+
 }  // namespace
 
 LineInput::LineInput(bool terminal) : terminal_(terminal) {
@@ -29,6 +60,10 @@ LineInput::LineInput(bool terminal) : terminal_(terminal) {
   // Prompts and the echo of typing go where the user looks: stdout may be
   // redirected to collect the answers.
   if (isatty(STDOUT_FILENO) == 0) rl_outstream = stderr;
+  if (const char* tty = ttyname(STDIN_FILENO); tty != nullptr) {
+    g_keys_fd = ::open(tty, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);  // -1: stdin, blocking
+  }
+  rl_getc_function = getc_or_interrupt;  // before using_history(), which sets libedit up
   using_history();
   stifle_history(kHistoryLines);
   if (!history_path_.empty()) read_history(history_path_.c_str());  // a missing file is fine
@@ -36,6 +71,8 @@ LineInput::LineInput(bool terminal) : terminal_(terminal) {
 
 LineInput::~LineInput() {
   if (terminal_ && !history_path_.empty()) write_history(history_path_.c_str());
+  if (g_keys_fd >= 0) ::close(g_keys_fd);
+  g_keys_fd = -1;
 }
 
 bool LineInput::read_line(const char* prompt, std::string& line) {

@@ -100,6 +100,25 @@ TEST_CASE("chat tty: Ctrl-C stops the answer, not the program; Ctrl-C at the pro
   CHECK(hist.find("speak") != std::string::npos);
 }
 
+TEST_CASE("chat tty: Ctrl-C right after typing is never lost, however the keys and the signal interleave") {
+  // A Ctrl-C that lands while the line editor is between two reads (echoing
+  // the keys just typed) must still drop the line: once it left the prompt
+  // waiting for a whole line in cooked mode.
+  test::PtyProcess p({"chat", "-m", kModel, "-t", "1"}, {"MOERUN_HISTORY="});
+  REQUIRE(p.started());
+  REQUIRE(p.wait_prompt(0));
+  const std::string hint = "Ctrl-D or /exit quits";
+  for (int i = 0; i < 40; ++i) {
+    const size_t mark = p.output().size();
+    p.send(std::string(static_cast<size_t>(1 + i % 7), 'x'));  // no wait for the echo
+    p.send("\x03");
+    REQUIRE_MESSAGE(p.wait_for(hint, mark, 20), "round " << i << ": " << p.output().substr(mark));
+    REQUIRE(p.wait_prompt(p.output().find(hint, mark)));
+  }
+  p.send("\x04");
+  CHECK(p.wait_exit() == 0);
+}
+
 TEST_CASE("chat tty: a <think> section is dimmed on a terminal, and left out with --hide-thinking") {
   const std::string dir = test::cli_temp_dir();
   const std::string tmpl = thinking_template(dir);
