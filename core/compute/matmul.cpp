@@ -124,9 +124,17 @@ void run(const Target* targets, int n_targets, const float* x, int64_t ldx, cons
   thread_local std::vector<Chunk> chunk_list;
   chunk_list.clear();
   const int64_t want = B == 1 ? int64_t{threads()} * kChunksPerThread : 0;
+  // A GEMM of fewer tiles than threads (an MoE router's 64 rows x the
+  // tokens of a batched decode step) is cut into one run per thread: one
+  // 64-row tile left the other threads waiting (ds2-lite, 8 sequences:
+  // moe.router ~6 ms of a ~200 ms step on one of 2 threads).
+  int64_t gemm_per = kGemmRowTile;
+  if (B > 1 && (all_rows + kGemmRowTile - 1) / kGemmRowTile < threads()) {
+    gemm_per = std::max(kRowAlign, (all_rows / threads() + kRowAlign - 1) / kRowAlign * kRowAlign);
+  }
   for (int t = 0; t < n_targets; ++t) {
     const int64_t N = targets[t].w->ne[1];
-    int64_t per = kGemmRowTile;
+    int64_t per = gemm_per;
     if (B == 1) {
       const int64_t units = (N + kRowAlign - 1) / kRowAlign;
       const int64_t mine = std::max<int64_t>(1, want * N / all_rows);

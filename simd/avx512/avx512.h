@@ -10,6 +10,7 @@ namespace moerun {
 void fill_avx512_legacy(KernelTable& t);
 void fill_avx512_legacy_gemv(KernelTable& t);
 void fill_avx512_legacy_gemm(KernelTable& t);
+void fill_avx512_q4_0_block_lanes(KernelTable& t);
 void fill_avx512_legacy_gemm_lanes(KernelTable& t);
 void fill_avx512_q4_k_gemm_lanes(KernelTable& t);
 void fill_avx512_kquants(KernelTable& t);

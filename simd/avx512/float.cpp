@@ -90,6 +90,7 @@ void fill_Avx512(KernelTable& t) {
   fill_avx512_legacy(t);
   fill_avx512_legacy_gemv(t);  // after: replaces the Q4_0/Q8_0 GEMV
   fill_avx512_legacy_gemm(t);  // after: replaces the Q4_0/Q8_0 GEMM
+  fill_avx512_q4_0_block_lanes(t);  // after: replaces the Q4_0 GEMV and few-column GEMM
   fill_avx512_legacy_gemm_lanes(t);
   fill_avx512_q4_k_gemm_lanes(t);
   fill_avx512_kquants(t);

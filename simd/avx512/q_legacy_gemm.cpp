@@ -2,7 +2,9 @@
 // Q8_0 activations, on the standard ggml block layout. The single dot and
 // the decode GEMV stay in q_legacy.cpp and q_legacy_gemv.cpp; this file
 // replaces only their GEMM (MoE expert prefill, B ~ 8-16 tokens per
-// expert, and dense prefill, B = the prompt).
+// expert, and dense prefill, B = the prompt). From 16 columns matmul and MoE
+// prefill use the packed rows-in-lanes GEMM (q_legacy_gemm_lanes.cpp); Q4_0 rows of
+// K >= 512 go to q4_0_block_lanes.cpp, which keeps this GEMM for shorter ones.
 //
 // Why not the tile kernel: per row and column it rebuilt each block pair's
 // scales (broadcasts, insert, vcvtph2ps, multiply) and unpacked each weight

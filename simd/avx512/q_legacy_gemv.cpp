@@ -1,7 +1,8 @@
 // AVX-512 VNNI decode GEMV (one activation row) for Q4_0, Q5_0, Q8_0 weights x
 // Q8_0 activations and Q4_1, Q5_1 x Q8_1, on the standard ggml block layout.
 // GEMM tiles and the single dot stay in q_legacy.cpp; this file replaces
-// only their GEMV.
+// only their GEMV. Q4_0 rows of K >= 512 go to q4_0_block_lanes.cpp, which
+// keeps this GEMV for shorter rows.
 //
 // Why a second kernel: decode streams the weights once, so it must process
 // weights as fast as memory delivers them (Q4_0: ~2 weights per byte). The

@@ -1,0 +1,259 @@
+// AVX-512 VNNI Q4_0 x Q8_0 for decode: the GEMV (one activation row) and
+// the GEMM of activation rows that are not packed (matmul below 16 rows;
+// the experts of a decode step, 1-8 tokens each in batched decode), one
+// kernel for both, with the 16 blocks of a batch in the 16 dword lanes. The
+// packed prefill GEMM is q_legacy_gemm_lanes.cpp.
+//
+// Why blocks in lanes: the layout before (q_legacy_gemv.cpp's, four lanes
+// per block) turned every group of 4 blocks into floats on its own: per
+// weight row, activation column and 128 weights, 2 vpdpbusd + convert +
+// multiply + fma, so with a few columns the float work, not the memory,
+// bounded batched decode. Here the batch's nibbles are transposed once per
+// row (4 dwords x 4 blocks in each 128-bit lane: 8 unpacks), so one int32
+// lane sums a whole block: per row, column and 512 weights, 8 vpdpbusd +
+// convert + multiply + fma. Measured on Zen 5, 2 threads (bench_kernels, K
+// 2048, a 4096-row slice; B = 2, 3, 4, 8): 277, 346, 410, 428 -> 330-402,
+// 418-443, 472-482, 572-664 GOP/s; ds2-lite Q4_0 `bench --batch 8`,
+// alternating: 37.2 -> 42.5 tokens/s; single-sequence decode unchanged
+// (memory-bound either way).
+//
+// Layout of a batch (16 blocks) of weights or activation: its blocks' 16
+// quant bytes loaded as z_m = [block m | m + 4 | m + 8 | m + 12] (four
+// 128-bit lanes), then transposed by dwords within each 128-bit lane, so
+// t_k's lane j holds bytes 4k..4k+3 of block j. A weight byte's low nibble
+// is element i, its high nibble element i + 16 (ggml's order); the
+// activation's bytes 0-15 and 16-31 go through the same transposition, so
+// the two line up. The dot starts at -8 x sum(a) per block (the nibble is
+// q + 8).
+//
+// Every output is summed alike whatever the tile or B: per batch an exact
+// int32 dot per lane, acc = fma(float(dot), d_w x d_a, acc) in batch order,
+// one reduction per pass of kPassBatches, added into y after the first
+// pass. So each activation row gets the GEMV's floats: a sequence's greedy
+// answer does not depend on what shares its decode step.
+// Exactness: per lane 32 products |u a| <= 15 x 128 and a start value
+// |8 x sum(a)| <= 8 x 32 x 128, below 2^24, so neither the int32 dot nor
+// its conversion rounds.
+// GCC 12's AVX-512 headers read a deliberately undefined vector in
+// _mm512_reduce_* and _mm512_cvtph_ps, which -Wuninitialized flags at every
+// use; the value never reaches a result.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "quant/q4_0.h"
+#include "quant/q8_0.h"
+#include "simd/avx512/avx512.h"
+#include "simd/avx512/batch16.h"
+#include "simd/tile_driver.h"
+
+namespace moerun {
+namespace {
+
+constexpr int kMaxCols = 8;        // activation columns per tile
+constexpr int64_t kRowTile = 64;   // rows of one tile pass: ~72 KB at K = 2048, kept in L2 over the column groups
+constexpr int64_t kAheadRows = 4;  // software prefetch distance in rows (the GEMV's tile before)
+
+constexpr int kWS = sizeof(BlockQ4_0);  // 18
+constexpr int kAS = sizeof(BlockQ8_0);  // 34
+
+// t_k (lane j = bytes 4k..4k+3 of block j) of the 16 bytes at offset `off`
+// of each of 16 S-byte blocks at p; kTail: only the first n blocks exist,
+// the rest read as zeros.
+template <int S, bool kTail>
+[[gnu::always_inline]] inline void lanes16(const uint8_t* p, int n, __m512i (&t)[4]) {
+  auto blk = [&](int j) { return load16<kTail>(p + j * S, j < n); };
+  const __m512i z0 = join4(blk(0), blk(4), blk(8), blk(12));
+  const __m512i z1 = join4(blk(1), blk(5), blk(9), blk(13));
+  const __m512i z2 = join4(blk(2), blk(6), blk(10), blk(14));
+  const __m512i z3 = join4(blk(3), blk(7), blk(11), blk(15));
+  const __m512i a = _mm512_unpacklo_epi32(z0, z1), b = _mm512_unpackhi_epi32(z0, z1);
+  const __m512i c = _mm512_unpacklo_epi32(z2, z3), d = _mm512_unpackhi_epi32(z2, z3);
+  t[0] = _mm512_unpacklo_epi64(a, c);
+  t[1] = _mm512_unpackhi_epi64(a, c);
+  t[2] = _mm512_unpacklo_epi64(b, d);
+  t[3] = _mm512_unpackhi_epi64(b, d);
+}
+
+// One column's batch of 16 activation blocks.
+struct Act {
+  __m512i lo[4], hi[4];  // bytes 0-15 / 16-31 of each block, as lanes16 leaves them
+  __m512i init;          // -8 x sum(a) of block j in lane j
+  __m512 d;              // the scale of block j in lane j
+};
+
+template <bool kTail>
+void prep(const BlockQ8_0* a, int n, Act& out) {
+  const auto* q = reinterpret_cast<const uint8_t*>(a[0].qs);
+  lanes16<kAS, kTail>(q, n, out.lo);
+  lanes16<kAS, kTail>(q + 16, n, out.hi);
+  const __m512i eight = _mm512_set1_epi8(8);
+  __m512i s = _mm512_setzero_si512();
+  for (int k = 0; k < 4; ++k) s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s, eight, out.lo[k]), eight, out.hi[k]);
+  out.init = _mm512_sub_epi32(_mm512_setzero_si512(), s);
+  out.d = scales16<kAS, kTail>(reinterpret_cast<const uint8_t*>(a), n * kAS);
+}
+
+// Batch b (its first n blocks; kTail: n < 16) of NR rows at w[r] x NC
+// columns into acc; pf: prefetch distance in bytes (0: none).
+template <int NR, int NC, bool kTail>
+[[gnu::always_inline]] inline void batch(const uint8_t* const (&w)[NR], const Act* const* act, int b,
+                                         __m512 (&acc)[NR][NC], int n, size_t pf) {
+  tiles::prefetch_ahead(w, pf, static_cast<size_t>(n) * kWS);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 4
+  for (int r = 0; r < NR; ++r) {
+    __m512i t[4];
+    lanes16<kWS, kTail>(w[r] + 2, n, t);
+    const __m512 dw = scales16<kWS, kTail>(w[r], n * kWS);
+    __m512i lo[4], hi[4];
+    for (int k = 0; k < 4; ++k) {
+      lo[k] = _mm512_and_si512(t[k], m4);
+      hi[k] = _mm512_and_si512(_mm512_srli_epi16(t[k], 4), m4);
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) {
+      const Act& a = act[c][b];
+      __m512i dot = a.init;
+      for (int k = 0; k < 4; ++k) dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(dot, lo[k], a.lo[k]), hi[k], a.hi[k]);
+      acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, a.d), acc[r][c]);
+    }
+  }
+}
+
+// Rows [r0, r0 + NR) x the NC columns at act over blocks [k0, k0 + nblk);
+// y = sum (add false) or y + sum.
+template <int NR, int NC>
+void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int64_t nblk, const Act* const* act, bool add) {
+  const uint8_t* w[NR];
+  tiles::tile_rows(p, r0, k0 * kWS, w);
+  __m512 acc[NR][NC];
+  for (auto& row : acc)
+    for (auto& v : row) v = _mm512_setzero_ps();
+  // Prefetch into L2 kAheadRows rows ahead at the same K position, into
+  // the next call's rows when this one ends (n_prefetch): without it a
+  // core kept too few lines in flight.
+  const size_t pf = r0 + NR + kAheadRows <= tiles::prefetch_rows(p) ? kAheadRows * p.w_stride : 0;
+  const int nfull = static_cast<int>(nblk / kBatch);
+  for (int b = 0; b < nfull; ++b) {
+    batch<NR, NC, false>(w, act, b, acc, kBatch, pf);
+    for (auto& q : w) q += kBatch * kWS;
+  }
+  if (const int tail = static_cast<int>(nblk - int64_t{nfull} * kBatch); tail > 0) {
+    batch<NR, NC, true>(w, act, nfull, acc, tail, pf);
+  }
+  for (int c = 0; c < NC; ++c) {
+    float* y = tiles::out_row(p, c0 + c) + r0;
+    for (int r = 0; r < NR; ++r) {
+      const float s = _mm512_reduce_add_ps(acc[r][c]);
+      y[r] = add ? y[r] + s : s;
+    }
+  }
+}
+
+// Rows [r0, r1) x NC columns: tiles of NR rows (a column's activation is
+// reloaded per row from L1, so more columns take fewer rows per tile), the
+// rows past the last full tile one at a time.
+template <int NC>
+void rows(const MatmulArgs& p, int64_t r0, int64_t r1, int64_t c0, int64_t k0, int64_t nblk, const Act* const* act,
+          bool add) {
+  constexpr int NR = NC == 1 ? 4 : NC <= 2 ? 2 : 1;
+  int64_t r = r0;
+  for (; r + NR <= r1; r += NR) tile<NR, NC>(p, r, c0, k0, nblk, act, add);
+  for (; r < r1; ++r) tile<1, NC>(p, r, c0, k0, nblk, act, add);
+}
+
+template <int NC>
+void rows_rest(const MatmulArgs& p, int nc, int64_t r0, int64_t r1, int64_t c0, int64_t k0, int64_t nblk,
+               const Act* const* act, bool add) {
+  if constexpr (NC > 0) {
+    if (nc == NC) {
+      rows<NC>(p, r0, r1, c0, k0, nblk, act, add);
+    } else {
+      rows_rest<NC - 1>(p, nc, r0, r1, c0, k0, nblk, act, add);
+    }
+  }
+}
+
+// Any B: per pass over K every column's activation is prepared, then each
+// tile of kRowTile rows runs every group of kMaxCols columns while it is in
+// L2 (one group, and one pass over the rows, for B <= 8).
+void gemm(const MatmulArgs& p) {
+  constexpr int64_t kPass = int64_t{kPassBatches} * kBatch;
+  const int64_t nb = p.K / BlockQ8_0::kSize;
+  const int64_t batches = std::min<int64_t>(kPassBatches, (nb + kBatch - 1) / kBatch);
+  thread_local std::vector<Act> buf;
+  if (buf.size() < static_cast<size_t>(p.B * batches)) buf.resize(static_cast<size_t>(p.B * batches));
+  std::vector<const Act*> cols_storage;
+  const Act* cols_small[kMaxCols];
+  const Act** cols = cols_small;
+  if (p.B > kMaxCols) {
+    cols_storage.resize(static_cast<size_t>(p.B));
+    cols = cols_storage.data();
+  }
+  for (int64_t c = 0; c < p.B; ++c) cols[c] = buf.data() + c * batches;
+  for (int64_t k0 = 0; k0 < nb; k0 += kPass) {
+    const int64_t nblk = std::min(nb - k0, kPass);
+    for (int64_t c = 0; c < p.B; ++c) {
+      const auto* arow = reinterpret_cast<const BlockQ8_0*>(p.a + c * p.a_stride) + k0;
+      Act* out = buf.data() + c * batches;
+      for (int64_t j = 0; j * kBatch < nblk; ++j) {
+        const int n = static_cast<int>(std::min<int64_t>(kBatch, nblk - j * kBatch));
+        if (n == kBatch) {
+          prep<false>(arow + j * kBatch, n, out[j]);
+        } else {
+          prep<true>(arow + j * kBatch, n, out[j]);
+        }
+      }
+    }
+    const bool add = k0 > 0;
+    const int64_t row_tile = p.B <= kMaxCols ? p.N : kRowTile;
+    for (int64_t r0 = 0; r0 < p.N; r0 += row_tile) {
+      const int64_t r1 = std::min(p.N, r0 + row_tile);
+      for (int64_t c0 = 0; c0 < p.B; c0 += kMaxCols) {
+        const int nc = static_cast<int>(std::min<int64_t>(kMaxCols, p.B - c0));
+        rows_rest<kMaxCols>(p, nc, r0, r1, c0, k0, nblk, cols + c0, add);
+      }
+    }
+  }
+}
+
+// Rows shorter than one batch (K < 512: MLA's per-head K = 128 matrices)
+// keep the four-lanes-per-block kernels (q_legacy_gemv.cpp,
+// q_legacy_gemm.cpp): a transposition for 4 blocks cost more than the float
+// work it saves (ds2-lite decode, mla.absorb_q 0.9 -> 1.8 ms per token).
+// Chosen by K alone, so the GEMV and the GEMM still agree.
+GemmFn g_short_gemv = nullptr;
+GemmFn g_short_gemm = nullptr;
+
+void gemv_entry(const MatmulArgs& p) {
+  if (p.K < int64_t{kBatch} * BlockQ4_0::kSize) {
+    g_short_gemv(p);
+  } else {
+    gemm(p);
+  }
+}
+
+void gemm_entry(const MatmulArgs& p) {
+  if (p.K < int64_t{kBatch} * BlockQ4_0::kSize) {
+    g_short_gemm(p);
+  } else {
+    gemm(p);
+  }
+}
+
+}  // namespace
+
+// Call after the four-lanes GEMV and GEMM are installed.
+void fill_avx512_q4_0_block_lanes(KernelTable& t) {
+  FormatKernels& f = t.fmt[format_index(QType::Q4_0)];
+  g_short_gemv = f.gemv;
+  g_short_gemm = f.gemm;
+  f.gemv = gemv_entry;
+  f.gemm = gemm_entry;
+}
+
+}  // namespace moerun
