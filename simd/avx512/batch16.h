@@ -1,9 +1,11 @@
 // 16-block batches of the legacy formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1
 // and their activations), shared by the AVX-512 decode GEMV
-// (q_legacy_gemv.cpp) and GEMM (q_legacy_gemm.cpp): gathering one f16 field
+// (q_legacy_gemv.cpp), GEMM (q_legacy_gemm.cpp) and Q4_0's blocks-in-lanes
+// decode kernel (q4_0_block_lanes.cpp): gathering one f16 field
 // of 16 blocks into a zmm of floats, the lane maps that spread per-block
 // values over a group's dot lanes, and loads that read a partial batch in
-// place (masked) without touching what lies past it.
+// place (masked) without touching what lies past it, and the store of a
+// tile's sums.
 // Include only from simd/avx512/ (needs its compile flags); everything is in
 // an anonymous namespace, as each file's kernels.
 #pragma once
@@ -12,6 +14,8 @@
 
 #include <algorithm>
 #include <cstdint>
+
+#include "simd/tile_driver.h"
 
 namespace moerun {
 namespace {
@@ -120,6 +124,19 @@ inline void act_group(const ActBlock* b, int n, int offset, __m512i& lo, __m512i
   const __m512i off = _mm512_set1_epi8(static_cast<char>(offset));
   init = _mm512_sub_epi32(_mm512_setzero_si512(),
                           _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), off, lo), off, hi));
+}
+
+// Each output of an NR x NC tile: its accumulator's lanes summed, into y
+// (add: y + the sum), rows from r0, activation columns from c0.
+template <int NR, int NC>
+inline void store_tile(const MatmulArgs& p, int64_t r0, int64_t c0, const __m512 (&acc)[NR][NC], bool add) {
+  for (int c = 0; c < NC; ++c) {
+    float* y = tiles::out_row(p, c0 + c) + r0;
+    for (int r = 0; r < NR; ++r) {
+      const float s = _mm512_reduce_add_ps(acc[r][c]);
+      y[r] = add ? y[r] + s : s;
+    }
+  }
 }
 
 }  // namespace

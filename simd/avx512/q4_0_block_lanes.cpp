@@ -149,13 +149,7 @@ void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int64_t nblk,
   if (const int tail = static_cast<int>(nblk - int64_t{nfull} * kBatch); tail > 0) {
     batch<NR, NC, true>(w, act, nfull, acc, tail, pf);
   }
-  for (int c = 0; c < NC; ++c) {
-    float* y = tiles::out_row(p, c0 + c) + r0;
-    for (int r = 0; r < NR; ++r) {
-      const float s = _mm512_reduce_add_ps(acc[r][c]);
-      y[r] = add ? y[r] + s : s;
-    }
-  }
+  store_tile(p, r0, c0, acc, add);
 }
 
 // Rows [r0, r1) x NC columns: tiles of NR rows (a column's activation is
