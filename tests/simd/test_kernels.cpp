@@ -501,6 +501,37 @@ TEST_CASE("simd: up to 8 activation rows, each output gets the GEMV's floats on 
   CHECK(checked > 0);
 }
 
+TEST_CASE("simd: AVX-512 Q4_0 gives the GEMV's floats past 8 activation rows and 64-row tiles") {
+  // Its unpacked GEMM serves any B (the shared expert of a decode step of
+  // more than 8 sequences): columns in groups of 8 over 64-row tiles, each
+  // output summed as the GEMV sums it.
+  bool have = false;
+  for (Isa isa : runnable_isas()) have = have || isa == Isa::Avx512;
+  if (!have) return;
+  const KernelTable& kt = kernel_table(Isa::Avx512);
+  const FormatTraits& wf = format_traits(QType::Q4_0);
+  const FormatTraits& af = format_traits(wf.vec_dot_type);
+  std::mt19937 rng(909);
+  constexpr int64_t N = 150;  // two full 64-row tiles and a partial one
+  constexpr int64_t kMaxB = 15;
+  for (int64_t K : {int64_t{16 * 32}, int64_t{44 * 32}, int64_t{293 * 32}}) {
+    CAPTURE(K);
+    const Quantized w = random_quantized(rng, wf, N, K);
+    const Quantized a = random_quantized(rng, af, kMaxB, K);
+    const FormatKernels& fk = kt.of(QType::Q4_0);
+    std::vector<float> alone(N * kMaxB);
+    for (int64_t b = 0; b < kMaxB; ++b) {
+      fk.gemv(matmul_args(w.bytes.data(), w.row, a.bytes.data() + b * a.row, a.row, K, N, 1, alone.data() + b * N));
+    }
+    for (int64_t B : {int64_t{9}, int64_t{12}, kMaxB}) {
+      CAPTURE(B);
+      std::vector<float> got(N * B, NAN);
+      fk.gemm(matmul_args(w.bytes.data(), w.row, a.bytes.data(), a.row, K, N, B, got.data()));
+      for (int64_t i = 0; i < N * B; ++i) REQUIRE(got[i] == alone[i]);
+    }
+  }
+}
+
 TEST_CASE("simd: Q8_0 and float-weight matmuls are bit-identical to the scalar reference on every ISA") {
   // ggml's portable order (issue 14): any other float order moves a tiny
   // model's next int8 level now and then, so equality, not a tolerance.
