@@ -89,6 +89,15 @@ struct Act {
   __m512 d;              // the scale of block j in lane j
 };
 
+// The prepared batches of a call's columns: column c's batch b at
+// base[c * per_col + b], from column c0 on.
+struct ActCols {
+  const Act* base;
+  int64_t per_col;
+  const Act& at(int c, int b) const { return base[c * per_col + b]; }
+  ActCols from(int64_t c0) const { return {base + c0 * per_col, per_col}; }
+};
+
 template <bool kTail>
 void prep(const BlockQ8_0* a, int n, Act& out) {
   const auto* q = reinterpret_cast<const uint8_t*>(a[0].qs);
@@ -104,7 +113,7 @@ void prep(const BlockQ8_0* a, int n, Act& out) {
 // Batch b (its first n blocks; kTail: n < 16) of NR rows at w[r] x NC
 // columns into acc; pf: prefetch distance in bytes (0: none).
 template <int NR, int NC, bool kTail>
-[[gnu::always_inline]] inline void batch(const uint8_t* const (&w)[NR], const Act* const* act, int b,
+[[gnu::always_inline]] inline void batch(const uint8_t* const (&w)[NR], ActCols act, int b,
                                          __m512 (&acc)[NR][NC], int n, size_t pf) {
   tiles::prefetch_ahead(w, pf, static_cast<size_t>(n) * kWS);
   const __m512i m4 = _mm512_set1_epi8(0x0F);
@@ -120,7 +129,7 @@ template <int NR, int NC, bool kTail>
     }
 #pragma GCC unroll 8
     for (int c = 0; c < NC; ++c) {
-      const Act& a = act[c][b];
+      const Act& a = act.at(c, b);
       __m512i dot = a.init;
       for (int k = 0; k < 4; ++k) dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(dot, lo[k], a.lo[k]), hi[k], a.hi[k]);
       acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, a.d), acc[r][c]);
@@ -131,7 +140,7 @@ template <int NR, int NC, bool kTail>
 // Rows [r0, r0 + NR) x the NC columns at act over blocks [k0, k0 + nblk);
 // y = sum (add false) or y + sum.
 template <int NR, int NC>
-void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int64_t nblk, const Act* const* act, bool add) {
+void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int64_t nblk, ActCols act, bool add) {
   const uint8_t* w[NR];
   tiles::tile_rows(p, r0, k0 * kWS, w);
   __m512 acc[NR][NC];
@@ -156,8 +165,7 @@ void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int64_t nblk,
 // reloaded per row from L1, so more columns take fewer rows per tile), the
 // rows past the last full tile one at a time.
 template <int NC>
-void rows(const MatmulArgs& p, int64_t r0, int64_t r1, int64_t c0, int64_t k0, int64_t nblk, const Act* const* act,
-          bool add) {
+void rows(const MatmulArgs& p, int64_t r0, int64_t r1, int64_t c0, int64_t k0, int64_t nblk, ActCols act, bool add) {
   constexpr int NR = NC == 1 ? 4 : NC <= 2 ? 2 : 1;
   int64_t r = r0;
   for (; r + NR <= r1; r += NR) tile<NR, NC>(p, r, c0, k0, nblk, act, add);
@@ -166,7 +174,7 @@ void rows(const MatmulArgs& p, int64_t r0, int64_t r1, int64_t c0, int64_t k0, i
 
 template <int NC>
 void rows_rest(const MatmulArgs& p, int nc, int64_t r0, int64_t r1, int64_t c0, int64_t k0, int64_t nblk,
-               const Act* const* act, bool add) {
+               ActCols act, bool add) {
   if constexpr (NC > 0) {
     if (nc == NC) {
       rows<NC>(p, r0, r1, c0, k0, nblk, act, add);
@@ -185,14 +193,7 @@ void gemm(const MatmulArgs& p) {
   const int64_t batches = std::min<int64_t>(kPassBatches, (nb + kBatch - 1) / kBatch);
   thread_local std::vector<Act> buf;
   if (buf.size() < static_cast<size_t>(p.B * batches)) buf.resize(static_cast<size_t>(p.B * batches));
-  std::vector<const Act*> cols_storage;
-  const Act* cols_small[kMaxCols];
-  const Act** cols = cols_small;
-  if (p.B > kMaxCols) {
-    cols_storage.resize(static_cast<size_t>(p.B));
-    cols = cols_storage.data();
-  }
-  for (int64_t c = 0; c < p.B; ++c) cols[c] = buf.data() + c * batches;
+  const ActCols cols{buf.data(), batches};
   for (int64_t k0 = 0; k0 < nb; k0 += kPass) {
     const int64_t nblk = std::min(nb - k0, kPass);
     for (int64_t c = 0; c < p.B; ++c) {
@@ -213,7 +214,7 @@ void gemm(const MatmulArgs& p) {
       const int64_t r1 = std::min(p.N, r0 + row_tile);
       for (int64_t c0 = 0; c0 < p.B; c0 += kMaxCols) {
         const int nc = static_cast<int>(std::min<int64_t>(kMaxCols, p.B - c0));
-        rows_rest<kMaxCols>(p, nc, r0, r1, c0, k0, nblk, cols + c0, add);
+        rows_rest<kMaxCols>(p, nc, r0, r1, c0, k0, nblk, cols.from(c0), add);
       }
     }
   }
@@ -227,17 +228,10 @@ void gemm(const MatmulArgs& p) {
 GemmFn g_short_gemv = nullptr;
 GemmFn g_short_gemm = nullptr;
 
-void gemv_entry(const MatmulArgs& p) {
+template <GemmFn* kShort>
+void entry(const MatmulArgs& p) {
   if (p.K < int64_t{kBatch} * BlockQ4_0::kSize) {
-    g_short_gemv(p);
-  } else {
-    gemm(p);
-  }
-}
-
-void gemm_entry(const MatmulArgs& p) {
-  if (p.K < int64_t{kBatch} * BlockQ4_0::kSize) {
-    g_short_gemm(p);
+    (*kShort)(p);
   } else {
     gemm(p);
   }
@@ -250,8 +244,8 @@ void fill_avx512_q4_0_block_lanes(KernelTable& t) {
   FormatKernels& f = t.fmt[format_index(QType::Q4_0)];
   g_short_gemv = f.gemv;
   g_short_gemm = f.gemm;
-  f.gemv = gemv_entry;
-  f.gemm = gemm_entry;
+  f.gemv = entry<&g_short_gemv>;
+  f.gemm = entry<&g_short_gemm>;
 }
 
 }  // namespace moerun
