@@ -31,6 +31,14 @@ constexpr int64_t kPackGroup = 16;  // columns per packed group
 
 using Target = MatmulOut;
 
+// Per-head activations (matmul_heads): target t reads its rows at
+// x + t * head_stride, and the targets are consecutive slices of one tensor,
+// so a thread's prefetch runs on from one head's rows into the next.
+struct Heads {
+  int64_t stride = 0;  // 0: every target reads the same rows
+  bool contiguous = false;
+};
+
 // Quantizing B activation rows of K is shared over the threads when there
 // is enough of it and no parallel region is already running.
 bool quantize_in_parallel(int64_t B, int64_t K) { return B > 1 && B * K >= (1 << 16) && !in_parallel(); }
@@ -38,7 +46,8 @@ bool quantize_in_parallel(int64_t B, int64_t K) { return B > 1 && B * K >= (1 <<
 // y_t = x . W_t^T for every target t: the activation rows are quantized (and
 // packed) once for all of them, and one parallel region hands out row chunks
 // of all the targets. Targets share format and K.
-void run(const Target* targets, int n_targets, const float* x, int64_t ldx, const int32_t* rows, int64_t B) {
+void run(const Target* targets, int n_targets, const float* x, int64_t ldx, const int32_t* rows, int64_t B,
+         Heads heads = {}) {
   const TensorView& w = *targets[0].w;
   const int64_t K = w.ne[0];
   if (B <= 0) return;
@@ -48,15 +57,20 @@ void run(const Target* targets, int n_targets, const float* x, int64_t ldx, cons
   const QuantizeFn quantize = kt.of(wf.vec_dot_type).quantize;
 
   // Quantize each (gathered) activation row once; every weight row reuses it.
+  // Per-head activations: the B rows of head t from row t * B on.
+  const int64_t n_act = heads.stride != 0 ? n_targets * B : B;
   const size_t a_row = row_bytes(wf.vec_dot_type, K);
   thread_local std::vector<uint8_t> act;
-  act.resize(a_row * static_cast<size_t>(B));
+  act.resize(a_row * static_cast<size_t>(n_act));
   uint8_t* const abuf = act.data();  // not `act` inside the parallel loops: it is per thread
-  auto xrow = [&](int64_t b) { return x + (rows != nullptr ? rows[b] : b) * ldx; };
-  if (quantize_in_parallel(B, K)) {
-    parallel_for(B, [&](int64_t b) { quantize(xrow(b), abuf + b * a_row, K); });
+  auto xrow = [&](int64_t i) {
+    const int64_t b = i % B;
+    return x + (i / B) * heads.stride + (rows != nullptr ? rows[b] : b) * ldx;
+  };
+  if (quantize_in_parallel(n_act, K)) {
+    parallel_for(n_act, [&](int64_t i) { quantize(xrow(i), abuf + i * a_row, K); });
   } else {
-    for (int64_t b = 0; b < B; ++b) quantize(xrow(b), abuf + b * a_row, K);
+    for (int64_t i = 0; i < n_act; ++i) quantize(xrow(i), abuf + i * a_row, K);
   }
 
   MatmulArgs base;
@@ -88,11 +102,14 @@ void run(const Target* targets, int n_targets, const float* x, int64_t ldx, cons
     const TensorView& wt = *targets[t].w;
     const int64_t N = wt.ne[1];
     const int64_t tile = B == 1 ? n1 - n0 : kGemmRowTile;
+    // Rows of the following heads lie right after this one's.
+    const int64_t after = heads.contiguous ? (n_targets - 1 - t) * N : 0;
     for (int64_t r = n0; r < n1; r += tile) {
       MatmulArgs p = base;
+      if (heads.stride != 0) p.a = abuf + static_cast<size_t>(t * B) * a_row;
       p.w = wt.row(r);
       p.N = std::min(tile, n1 - r);
-      p.n_prefetch = N - r;  // the thread's next chunk is usually the next rows
+      p.n_prefetch = N - r + after;  // the thread's next chunk is usually the next rows
       p.y = targets[t].y + r;
       p.ldy = targets[t].ldy;
       fn(p);
@@ -160,6 +177,28 @@ void matmul_rows(const TensorView& w, const float* x, int64_t ldx, const int32_t
   if (w.ne[1] <= 0) return;
   const Target t{&w, y, ldy};
   run(&t, 1, x, ldx, rows, B);
+}
+
+void matmul_heads(const TensorView& w, const float* x, int64_t ldx, int64_t x_head, int64_t B, float* y, int64_t ldy,
+                  int64_t y_head) {
+  const int64_t H = w.ne[2];
+  if (w.ne[1] <= 0 || H <= 0 || B <= 0) return;
+  if (H == 1 || packed_rows_bytes(w.type, B, w.ne[0]) > 0) {
+    // Prefill: each head is a large GEMM of its own, packed once; one thread
+    // per head (nested regions run on the calling thread).
+    parallel_for(H, [&](int64_t h) { matmul(w.slice(h), x + h * x_head, ldx, B, y + h * y_head, ldy); });
+    return;
+  }
+  thread_local std::vector<TensorView> slices;
+  thread_local std::vector<Target> targets;
+  slices.resize(static_cast<size_t>(H));
+  targets.resize(static_cast<size_t>(H));
+  for (int64_t h = 0; h < H; ++h) {
+    slices[h] = w.slice(h);
+    targets[h] = {&slices[h], y + h * y_head, ldy};
+  }
+  const bool contiguous = w.slice_bytes == 0 || w.slice_bytes == static_cast<size_t>(w.ne[1]) * w.row_bytes;
+  run(targets.data(), static_cast<int>(H), x, ldx, nullptr, B, Heads{x_head, contiguous});
 }
 
 void matmul_many(const MatmulOut* outs, int n, const float* x, int64_t ldx, int64_t B) {

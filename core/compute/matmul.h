@@ -23,6 +23,14 @@ void matmul(const TensorView& w, const float* x, int64_t ldx, int64_t B, float* 
 void matmul_rows(const TensorView& w, const float* x, int64_t ldx, const int32_t* rows, int64_t B, float* y,
                  int64_t ldy);
 
+// One matmul per head over a [H, N, K] weight (MLA's per-head W_kb and
+// W_vb): head h multiplies activation rows x + h * x_head (row stride ldx)
+// by slice h into y + h * y_head (row stride ldy). One parallel region over
+// the rows of every head, activations quantized once: at decode each head
+// is a few tens of KB, too small to be a thread's whole item.
+void matmul_heads(const TensorView& w, const float* x, int64_t ldx, int64_t x_head, int64_t B, float* y, int64_t ldy,
+                  int64_t y_head);
+
 // Several matmuls over the same activation rows (a SwiGLU's gate and up,
 // attention's q, k and v): the rows are quantized once and one parallel
 // region hands out row chunks of every matrix. Consecutive weights of one

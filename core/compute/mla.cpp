@@ -17,13 +17,10 @@ void mla_attention_absorbed(const Batch& batch, const KvCache& kv, int64_t layer
   const int64_t B = batch.size(), H = s.n_head;
   const int64_t hk = s.qk_nope + s.qk_rope, kvl = s.kv_lora_rank, kd = kvl + s.qk_rope;
   const int64_t qd = H * hk;
-  // q_abs[h] = W_kb[h] · q_nope[h], then q_pe appended: [B, H, kd]. The
-  // per-head matrices are small (kv_lora_rank rows): one thread per head
-  // beats splitting each one's rows, and it is one parallel region, not H
-  // (nested regions inside matmul run on the calling thread).
+  // q_abs[h] = W_kb[h] · q_nope[h], then q_pe appended: [B, H, kd].
   {
     OpScope op("mla.absorb_q");
-    parallel_for(H, [&](int64_t h) { matmul(wk_b.slice(h), q + h * hk, qd, B, qabs + h * kd, H * kd); });
+    matmul_heads(wk_b, q, qd, hk, B, qabs, H * kd, kd);
   }
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t h = 0; h < H; ++h) {
@@ -36,9 +33,7 @@ void mla_attention_absorbed(const Batch& batch, const KvCache& kv, int64_t layer
   const GqaShape shape{H, 1, kd, kvl, s.scale, true};
   gqa_attention(batch, kv, layer, shape, qabs, lat, sel);  // timed as "attention"
   OpScope op("mla.v_out");
-  parallel_for(H, [&](int64_t h) {
-    matmul(wv_b.slice(h), lat + h * kvl, H * kvl, B, out + h * s.head_v, H * s.head_v);
-  });
+  matmul_heads(wv_b, lat, H * kvl, kvl, B, out, H * s.head_v, s.head_v);
 }
 
 void mla_attention_naive(const Batch& batch, const KvCache& kv, int64_t layer, const MlaShape& s,

@@ -59,7 +59,13 @@ constexpr int64_t kRowTile = 64;   // rows of one tile pass: ~72 KB at K = 2048,
 // four-lanes GEMV's distance) kept too few lines in flight on Zen 5, 2
 // threads, alternating runs of bench: ds2-lite Q4_0 tg64 median 22.3 -> 23.7
 // tokens/s (12 rows: 23.5), qwen3-30b-a3b Q4_0 14.2-17.2 -> 17.0-18.1.
+// Short rows need more of them for as many bytes in flight: at least
+// kAheadBytes (8 rows at K = 2048). bench_kernels, 2 threads: K = 512 30.8
+// -> 40.2 GB/s; alternating runs of bench tg64 (with short_rows below):
+// ds2-lite Q4_0 25.7 -> 27.3 tokens/s, qwen3-30b-a3b Q4_0 (down rows K =
+// 768) 19.6 -> 20.8.
 constexpr int64_t kAheadRows = 8;
+constexpr int64_t kAheadBytes = 8 * 1152;
 
 constexpr int kWS = sizeof(BlockQ4_0);  // 18
 constexpr int kAS = sizeof(BlockQ8_0);  // 34
@@ -149,7 +155,8 @@ void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int64_t nblk,
   // Prefetch into L2 kAheadRows rows ahead at the same K position, into
   // the next call's rows when this one ends (n_prefetch): without it a
   // core kept too few lines in flight.
-  const size_t pf = r0 + NR + kAheadRows <= tiles::prefetch_rows(p) ? kAheadRows * p.w_stride : 0;
+  const int64_t ahead = std::max<int64_t>(kAheadRows, (kAheadBytes + static_cast<int64_t>(p.w_stride) - 1) / static_cast<int64_t>(p.w_stride));
+  const size_t pf = r0 + NR + ahead <= tiles::prefetch_rows(p) ? ahead * p.w_stride : 0;
   const int nfull = static_cast<int>(nblk / kBatch);
   for (int b = 0; b < nfull; ++b) {
     batch<NR, NC, false>(w, act, b, acc, kBatch, pf);
@@ -220,20 +227,97 @@ void gemm(const MatmulArgs& p) {
   }
 }
 
-// Rows shorter than one batch (K < 512: MLA's per-head K = 128 matrices)
-// keep the four-lanes-per-block kernels (q_legacy_gemv.cpp,
-// q_legacy_gemm.cpp): a transposition for 4 blocks cost more than the float
-// work it saves (ds2-lite decode, mla.absorb_q 0.9 -> 1.8 ms per token).
-// Chosen by K alone, so the GEMV and the GEMM still agree.
+// Lane i x M of the result: the sum of lanes [i x M, (i + 1) x M) of v.
+template <int M>
+[[gnu::always_inline]] inline __m512 sum_lane_groups(__m512 v) {
+  if constexpr (M >= 2) v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));         // pairs
+  if constexpr (M >= 4) v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));         // 128-bit lanes
+  if constexpr (M >= 8) v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));  // pairs of them
+  return v;
+}
+
+// Rows of M < 16 blocks lying back to back (MLA's per-head W_kb, K = 128:
+// M = 4): a batch's 16 blocks are kBatch / M whole rows, so one
+// transposition serves them all and each row's sum is M lanes of one
+// vector. Run per row, these rows were compute-bound (bench_kernels, Q4_0 K
+// = 128, Zen 5: 12.6 GB/s on one thread, 23 on two; now 37 on two;
+// ds2-lite decode mla.absorb_q 1.06 -> 0.62 ms per token). Every column is
+// summed alike, so the GEMV and the GEMM still agree.
+template <int M>
+void short_rows(const MatmulArgs& p) {
+  constexpr int R = kBatch / M;  // rows per batch
+  // Each column's M blocks repeated R times: lane j meets block j % M.
+  thread_local std::vector<Act> buf;
+  if (buf.size() < static_cast<size_t>(p.B)) buf.resize(static_cast<size_t>(p.B));
+  for (int64_t c = 0; c < p.B; ++c) {
+    const auto* a = reinterpret_cast<const BlockQ8_0*>(p.a + c * p.a_stride);
+    BlockQ8_0 rep[kBatch];
+    for (int j = 0; j < kBatch; ++j) rep[j] = a[j % M];
+    prep<false>(rep, kBatch, buf[c]);
+  }
+  const int64_t stride = static_cast<int64_t>(p.w_stride);
+  const int64_t ahead = (kAheadBytes + stride - 1) / stride;
+  const int64_t pf_end = tiles::prefetch_rows(p);
+  __mmask16 heads = 0;  // lane i x M of each row i
+  for (int i = 0; i < R; ++i) heads = static_cast<__mmask16>(heads | 1u << (i * M));
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int64_t r0 = 0; r0 < p.N; r0 += R) {
+    const int nr = static_cast<int>(std::min<int64_t>(R, p.N - r0));
+    const uint8_t* w = p.w + r0 * stride;
+    if (r0 + R + ahead <= pf_end) {
+      for (int64_t o = 0; o < R * stride; o += 64) __builtin_prefetch(w + ahead * stride + o, 0, 2);
+    }
+    __m512i t[4];
+    __m512 dw;
+    if (nr == R) {
+      lanes16<kWS, false>(w + 2, kBatch, t);
+      dw = scales16<kWS, false>(w);
+    } else {
+      lanes16<kWS, true>(w + 2, nr * M, t);
+      dw = scales16<kWS, true>(w, nr * M * kWS);
+    }
+    __m512i lo[4], hi[4];
+    for (int k = 0; k < 4; ++k) {
+      lo[k] = _mm512_and_si512(t[k], m4);
+      hi[k] = _mm512_and_si512(_mm512_srli_epi16(t[k], 4), m4);
+    }
+    const __mmask16 store = nr == R ? heads : static_cast<__mmask16>(heads & ((1u << (nr * M)) - 1));
+    for (int64_t c = 0; c < p.B; ++c) {
+      const Act& a = buf[c];
+      __m512i dot = a.init;
+      for (int k = 0; k < 4; ++k) dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(dot, lo[k], a.lo[k]), hi[k], a.hi[k]);
+      const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, a.d));
+      _mm512_mask_compressstoreu_ps(tiles::out_row(p, c) + r0, store, sum_lane_groups<M>(v));
+    }
+  }
+}
+
+// Other rows shorter than one batch (K < 512 and not a divisor of it, or
+// rows with gaps between them) keep the four-lanes-per-block kernels
+// (q_legacy_gemv.cpp, q_legacy_gemm.cpp): a transposition per row for a
+// few blocks cost more than the float work it saves (ds2-lite decode,
+// mla.absorb_q 0.9 -> 1.8 ms per token). Chosen by K and the row stride
+// alone, so the GEMV and the GEMM still agree.
 GemmFn g_short_gemv = nullptr;
 GemmFn g_short_gemm = nullptr;
 
 template <GemmFn* kShort>
 void entry(const MatmulArgs& p) {
-  if (p.K < int64_t{kBatch} * BlockQ4_0::kSize) {
-    (*kShort)(p);
-  } else {
+  const int64_t m = p.K / BlockQ4_0::kSize;
+  if (m >= kBatch) {
     gemm(p);
+  } else if (p.w_stride != static_cast<size_t>(m * kWS)) {
+    (*kShort)(p);
+  } else if (m == 4) {
+    short_rows<4>(p);
+  } else if (m == 8) {
+    short_rows<8>(p);
+  } else if (m == 2) {
+    short_rows<2>(p);
+  } else if (m == 1) {
+    short_rows<1>(p);
+  } else {
+    (*kShort)(p);
   }
 }
 

@@ -97,8 +97,10 @@ std::vector<int64_t> test_ks(const FormatTraits& f) {
   // pass of the Q4_K decode GEMVs (simd/avx512/q4_k_gemv.cpp,
   // simd/avx2/q4_k_gemv_impl.h). The AVX2 GEMV's 8-block batches
   // (simd/avx2/q_legacy_gemv_impl.h) end in partial batches of 1, 3, 5 and
-  // (15 blocks) 7 blocks.
-  if (f.block_size == 32) return {32, 3 * 32, 9 * 32, 15 * 32, 37 * 32, 293 * 32};
+  // (15 blocks) 7 blocks. Rows of 1, 2, 4 and 8 blocks are several whole
+  // rows to one batch in AVX-512 Q4_0's short-row kernel
+  // (simd/avx512/q4_0_block_lanes.cpp), N = 13 ending in a partial one.
+  if (f.block_size == 32) return {32, 2 * 32, 3 * 32, 4 * 32, 8 * 32, 9 * 32, 15 * 32, 37 * 32, 293 * 32};
   return {f.block_size, 3 * f.block_size, 9 * f.block_size, 37 * f.block_size};
 }
 
@@ -491,7 +493,7 @@ TEST_CASE("simd: up to 8 activation rows, each output gets the GEMV's floats on 
       const FormatTraits& wf = format_traits(t);
       const FormatTraits& af = format_traits(wf.vec_dot_type);
       const int64_t bs = wf.block_size;
-      const std::vector<int64_t> ks = bs == 32    ? std::vector<int64_t>{9 * 32, 65 * 32, 88 * 32, 293 * 32}
+      const std::vector<int64_t> ks = bs == 32    ? std::vector<int64_t>{4 * 32, 9 * 32, 65 * 32, 88 * 32, 293 * 32}
                                       : bs == 1   ? std::vector<int64_t>{97, 2816}
                                                   : std::vector<int64_t>{3 * bs, 11 * bs, 37 * bs};
       for (int64_t K : ks) {
@@ -511,7 +513,8 @@ TEST_CASE("simd: up to 8 activation rows, each output gets the GEMV's floats on 
 TEST_CASE("simd: AVX-512 Q4_0 gives the GEMV's floats past 8 activation rows and 64-row tiles") {
   // Its unpacked GEMM serves any B (the shared expert of a decode step of
   // more than 8 sequences): columns in groups of 8 over 64-row tiles, each
-  // output summed as the GEMV sums it.
+  // output summed as the GEMV sums it. Short rows (K = 128, MLA's W_kb) go
+  // 4 to a batch, every column over each.
   bool have = false;
   for (Isa isa : runnable_isas()) have = have || isa == Isa::Avx512;
   if (!have) return;
@@ -521,7 +524,7 @@ TEST_CASE("simd: AVX-512 Q4_0 gives the GEMV's floats past 8 activation rows and
   std::mt19937 rng(909);
   constexpr int64_t N = 150;  // two full 64-row tiles and a partial one
   constexpr int64_t kMaxB = 15;
-  for (int64_t K : {int64_t{16 * 32}, int64_t{44 * 32}, int64_t{293 * 32}}) {
+  for (int64_t K : {int64_t{4 * 32}, int64_t{16 * 32}, int64_t{44 * 32}, int64_t{293 * 32}}) {
     CAPTURE(K);
     const Quantized w = random_quantized(rng, wf, N, K);
     const Quantized a = random_quantized(rng, af, kMaxB, K);
