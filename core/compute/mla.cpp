@@ -6,7 +6,6 @@
 #include "core/compute/attention.h"
 #include "core/compute/matmul.h"
 #include "core/compute/op_profile.h"
-#include "core/compute/thread_pool.h"
 #include "simd/float_ops.h"
 
 namespace moerun {

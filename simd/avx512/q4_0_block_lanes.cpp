@@ -67,6 +67,12 @@ constexpr int64_t kRowTile = 64;   // rows of one tile pass: ~72 KB at K = 2048,
 constexpr int64_t kAheadRows = 8;
 constexpr int64_t kAheadBytes = 8 * 1152;
 
+// Rows to prefetch ahead for rows of `stride` bytes: once per call.
+int64_t ahead_rows(size_t stride) {
+  const auto s = static_cast<int64_t>(stride);
+  return std::max(kAheadRows, (kAheadBytes + s - 1) / s);
+}
+
 constexpr int kWS = sizeof(BlockQ4_0);  // 18
 constexpr int kAS = sizeof(BlockQ8_0);  // 34
 
@@ -144,9 +150,10 @@ template <int NR, int NC, bool kTail>
 }
 
 // Rows [r0, r0 + NR) x the NC columns at act over blocks [k0, k0 + nblk);
-// y = sum (add false) or y + sum.
+// y = sum (add false) or y + sum; ahead: ahead_rows(p.w_stride).
 template <int NR, int NC>
-void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int64_t nblk, ActCols act, bool add) {
+void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int64_t nblk, ActCols act, int64_t ahead,
+          bool add) {
   const uint8_t* w[NR];
   tiles::tile_rows(p, r0, k0 * kWS, w);
   __m512 acc[NR][NC];
@@ -155,7 +162,6 @@ void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int64_t nblk,
   // Prefetch into L2 kAheadRows rows ahead at the same K position, into
   // the next call's rows when this one ends (n_prefetch): without it a
   // core kept too few lines in flight.
-  const int64_t ahead = std::max<int64_t>(kAheadRows, (kAheadBytes + static_cast<int64_t>(p.w_stride) - 1) / static_cast<int64_t>(p.w_stride));
   const size_t pf = r0 + NR + ahead <= tiles::prefetch_rows(p) ? ahead * p.w_stride : 0;
   const int nfull = static_cast<int>(nblk / kBatch);
   for (int b = 0; b < nfull; ++b) {
@@ -176,21 +182,22 @@ void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int64_t nblk,
 // 3-4: ds2-lite Q4_0 `bench --batch 8`, 6 rounds alternating, median 45.8
 // -> 49.3 tokens/s (same sums per output, so the same floats).
 template <int NC>
-void rows(const MatmulArgs& p, int64_t r0, int64_t r1, int64_t c0, int64_t k0, int64_t nblk, ActCols act, bool add) {
+void rows(const MatmulArgs& p, int64_t r0, int64_t r1, int64_t c0, int64_t k0, int64_t nblk, ActCols act,
+          int64_t ahead, bool add) {
   constexpr int NR = NC <= 2 ? 4 : NC <= 4 ? 2 : 1;
   int64_t r = r0;
-  for (; r + NR <= r1; r += NR) tile<NR, NC>(p, r, c0, k0, nblk, act, add);
-  for (; r < r1; ++r) tile<1, NC>(p, r, c0, k0, nblk, act, add);
+  for (; r + NR <= r1; r += NR) tile<NR, NC>(p, r, c0, k0, nblk, act, ahead, add);
+  for (; r < r1; ++r) tile<1, NC>(p, r, c0, k0, nblk, act, ahead, add);
 }
 
 template <int NC>
 void rows_rest(const MatmulArgs& p, int nc, int64_t r0, int64_t r1, int64_t c0, int64_t k0, int64_t nblk,
-               ActCols act, bool add) {
+               ActCols act, int64_t ahead, bool add) {
   if constexpr (NC > 0) {
     if (nc == NC) {
-      rows<NC>(p, r0, r1, c0, k0, nblk, act, add);
+      rows<NC>(p, r0, r1, c0, k0, nblk, act, ahead, add);
     } else {
-      rows_rest<NC - 1>(p, nc, r0, r1, c0, k0, nblk, act, add);
+      rows_rest<NC - 1>(p, nc, r0, r1, c0, k0, nblk, act, ahead, add);
     }
   }
 }
@@ -205,6 +212,7 @@ void gemm(const MatmulArgs& p) {
   thread_local std::vector<Act> buf;
   if (buf.size() < static_cast<size_t>(p.B * batches)) buf.resize(static_cast<size_t>(p.B * batches));
   const ActCols cols{buf.data(), batches};
+  const int64_t ahead = ahead_rows(p.w_stride);
   for (int64_t k0 = 0; k0 < nb; k0 += kPass) {
     const int64_t nblk = std::min(nb - k0, kPass);
     for (int64_t c = 0; c < p.B; ++c) {
@@ -225,7 +233,7 @@ void gemm(const MatmulArgs& p) {
       const int64_t r1 = std::min(p.N, r0 + row_tile);
       for (int64_t c0 = 0; c0 < p.B; c0 += kMaxCols) {
         const int nc = static_cast<int>(std::min<int64_t>(kMaxCols, p.B - c0));
-        rows_rest<kMaxCols>(p, nc, r0, r1, c0, k0, nblk, cols.from(c0), add);
+        rows_rest<kMaxCols>(p, nc, r0, r1, c0, k0, nblk, cols.from(c0), ahead, add);
       }
     }
   }
@@ -260,10 +268,13 @@ void short_rows(const MatmulArgs& p) {
     prep<false>(rep, kBatch, buf[c]);
   }
   const int64_t stride = static_cast<int64_t>(p.w_stride);
-  const int64_t ahead = (kAheadBytes + stride - 1) / stride;
+  const int64_t ahead = ahead_rows(p.w_stride);
   const int64_t pf_end = tiles::prefetch_rows(p);
-  __mmask16 heads = 0;  // lane i x M of each row i
-  for (int i = 0; i < R; ++i) heads = static_cast<__mmask16>(heads | 1u << (i * M));
+  constexpr __mmask16 heads = [] {  // lane i x M of each row i
+    unsigned m = 0;
+    for (int i = 0; i < R; ++i) m |= 1u << (i * M);
+    return static_cast<__mmask16>(m);
+  }();
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   for (int64_t r0 = 0; r0 < p.N; r0 += R) {
     const int nr = static_cast<int>(std::min<int64_t>(R, p.N - r0));
@@ -308,21 +319,17 @@ GemmFn g_short_gemm = nullptr;
 template <GemmFn* kShort>
 void entry(const MatmulArgs& p) {
   const int64_t m = p.K / BlockQ4_0::kSize;
-  if (m >= kBatch) {
-    gemm(p);
-  } else if (p.w_stride != static_cast<size_t>(m * kWS)) {
-    (*kShort)(p);
-  } else if (m == 4) {
-    short_rows<4>(p);
-  } else if (m == 8) {
-    short_rows<8>(p);
-  } else if (m == 2) {
-    short_rows<2>(p);
-  } else if (m == 1) {
-    short_rows<1>(p);
-  } else {
-    (*kShort)(p);
+  if (m >= kBatch) return gemm(p);
+  if (p.w_stride == static_cast<size_t>(m * kWS)) {
+    switch (m) {
+      case 1: return short_rows<1>(p);
+      case 2: return short_rows<2>(p);
+      case 4: return short_rows<4>(p);
+      case 8: return short_rows<8>(p);
+      default: break;
+    }
   }
+  (*kShort)(p);
 }
 
 }  // namespace
