@@ -91,13 +91,13 @@ struct FloatKernels {
   void (*add_inplace)(float* y, const float* x, int64_t n) = nullptr;
   void (*axpy)(float* y, float a, const float* x, int64_t n) = nullptr;
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
-  void (*gemm_nt_f32)(const float* q, int64_t ldq, int64_t M, const float* const* k, int64_t N, int64_t D,
-                      float* s, int64_t lds) = nullptr;
-  void (*gemm_nn_acc_f32)(const float* p, int64_t ldp, int64_t M, const float* const* v, int64_t N, int64_t D,
+  void (*attn_scores_f32)(const float* qt, int64_t ldt, int64_t M, const float* const* k, int64_t N, int64_t D,
+                          float* st, const float* const* v, int64_t dv) = nullptr;
+  void (*attn_values_f32)(const float* st, int64_t ldt, int64_t M, const float* const* v, int64_t N, int64_t D,
                           float* o, int64_t ldo) = nullptr;
   void (*gemm_g16_bf16)(const float* a, int64_t lda, int64_t M, const uint16_t* b, int64_t ldg, int64_t N, int64_t D,
                        float* s, int64_t lds, bool accumulate) = nullptr;
-  void (*softmax_block_f32)(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale) = nullptr;
+  void (*attn_softmax_f32)(float* st, int64_t ldt, int64_t M, int64_t N, float* m, float* l, float* rescale) = nullptr;
   void (*expf_ggml)(float* x, int64_t n, float sub) = nullptr;
   void (*attn_scores_exact)(const float* qt, int64_t ldqt, int64_t M, const float* k, int64_t ldk, int64_t N,
                             int64_t D, float* s, int64_t lds) = nullptr;

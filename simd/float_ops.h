@@ -21,15 +21,29 @@ void axpy(float* y, float a, const float* x, int64_t n);
 // sum a[i] * b[i]
 float dot_f32(const float* a, const float* b, int64_t n);
 
-// The two products of tiled attention (core/compute/attention.cpp), rows of
-// q, s, p and o by pointer and stride (in floats), rows of keys and values
-// by a pointer each (a tile's keys may come from several runs of the cache):
-// s[i * lds + j] = sum_d q[i * ldq + d] * k[j][d]   (i < M, j < N, d < D)
-void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* const* k, int64_t N, int64_t D, float* s,
-                 int64_t lds);
-// o[i * ldo + d] += sum_j p[i * ldp + j] * v[j][d]   (i < M, j < N, d < D)
-void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* const* v, int64_t N, int64_t D,
-                     float* o, int64_t ldo);
+// The products and the softmax of attention's online tiles
+// (core/compute/attention.cpp), with the tile's query rows as the vector
+// lanes: queries come transposed (qt[d * ldt + i]) and scores and
+// probabilities key-major (st[j * ldt + i]), so one vector holds one key's
+// score for 16 rows and no sum runs across lanes (a row-major tile reduces
+// every score across its lanes, which cost more than the products on
+// AVX-512). ldt is a multiple of 16; rows [M, M rounded up to 16) are
+// padding: read from qt (keep them finite), and may be written in st, m, l
+// and rescale (size those for the rounded-up count). Keys and values come
+// by a pointer per row (a tile's keys may come from several runs of the cache).
+// st[j * ldt + i] = sum_d qt[d * ldt + i] * k[j][d]   (i < M, j < N, d < D)
+// v (may be null): the value rows of the same keys, dv floats each, which a
+// kernel may prefetch along the way (a hint; nothing is read from them).
+void attn_scores_f32(const float* qt, int64_t ldt, int64_t M, const float* const* k, int64_t N, int64_t D, float* st,
+                     const float* const* v, int64_t dv);
+// o[i * ldo + d] += sum_j st[j * ldt + i] * v[j][d]   (i < M, j < N, d < D)
+void attn_values_f32(const float* st, int64_t ldt, int64_t M, const float* const* v, int64_t N, int64_t D, float* o,
+                     int64_t ldo);
+// One block of an online softmax for rows i < M over the N keys of st
+// (-inf where masked), with running max m[i] and sum l[i] (start: -inf, 0):
+// mx = max(m[i], max_j st_ji); rescale[i] = exp(m[i] - mx) (1 while both are
+// -inf); st_ji = exp(st_ji - mx); l[i] = l[i] * rescale[i] + sum_j st_ji; m[i] = mx.
+void attn_softmax_f32(float* st, int64_t ldt, int64_t M, int64_t N, float* m, float* l, float* rescale);
 // s = a b with b in bfloat16 and its columns in groups of 16, each group
 // channel-major ([D][16] values, groups ldg values apart), so one vector
 // load takes a channel of 16 columns (block-sparse key bounds,
@@ -40,11 +54,6 @@ void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* const*
 // d, so every ISA gives the scalar reference's floats.
 void gemm_g16_bf16(const float* a, int64_t lda, int64_t M, const uint16_t* b, int64_t ldg, int64_t N, int64_t D, float* s,
                   int64_t lds, bool accumulate);
-// One block of an online softmax over rows i < M of scores s (N columns,
-// -inf where masked), with running max m[i] and sum l[i] (start: -inf, 0):
-// mx = max(m[i], max_j s_ij); rescale[i] = exp(m[i] - mx) (1 while both are
-// -inf); s_ij = exp(s_ij - mx); l[i] = l[i] * rescale[i] + sum_j s_ij; m[i] = mx.
-void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale);
 
 // x[i] = ggml_v_expf(x[i] - sub) (simd/ggml_exp.h: the exponential of
 // llama.cpp's portable softmax); -inf gives 0.

@@ -63,50 +63,34 @@ struct FloatOps {
     return s;
   }
 
-  // s = q k^T in register tiles of 4 x 4 dot products, each over D in
-  // vectors of W; the 16 sums are reduced once per tile.
-  template <int NI, int NJ>
-  static void nt_tile(const float* q, int64_t ldq, const float* const* k, int64_t D, float* s, int64_t lds) {
-    V acc[NI][NJ];
-    for (auto& row : acc)
-      for (auto& v : row) v = V(0.f);
-    int64_t d = 0;
-    for (; d + W <= D; d += W) {
-      V kv[NJ];
-      for (int j = 0; j < NJ; ++j) kv[j] = V::load_unaligned(k[j] + d);
-      for (int i = 0; i < NI; ++i) {
-        const V qv = V::load_unaligned(q + i * ldq + d);
-        for (int j = 0; j < NJ; ++j) acc[i][j] = xsimd::fma(qv, kv[j], acc[i][j]);
-      }
+  // Attention's online tiles (float_ops.h attn_*_f32), lanes across query
+  // rows: per d, one load of W rows' queries and NK broadcast keys feed NK
+  // multiply-adds, and each key's scores are stored as they are.
+  template <int NK>
+  static void score_keys(const float* qt, int64_t ldt, const float* const* k, int64_t D, float* st) {
+    V acc[NK];
+    for (V& a : acc) a = V(0.f);
+    for (int64_t d = 0; d < D; ++d) {
+      const V qv = V::load_unaligned(qt + d * ldt);
+      for (int j = 0; j < NK; ++j) acc[j] = xsimd::fma(qv, V(k[j][d]), acc[j]);
     }
-    for (int i = 0; i < NI; ++i) {
-      for (int j = 0; j < NJ; ++j) {
-        float t = xsimd::hadd(acc[i][j]);
-        for (int64_t e = d; e < D; ++e) t += q[i * ldq + e] * k[j][e];
-        s[i * lds + j] = t;
-      }
-    }
+    for (int j = 0; j < NK; ++j) acc[j].store_unaligned(st + j * ldt);
   }
 
-  static void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* const* k, int64_t N, int64_t D,
-                          float* s, int64_t lds) {
-    int64_t i = 0;
-    for (; i + 4 <= M; i += 4) {
+  static void attn_scores_f32(const float* qt, int64_t ldt, int64_t M, const float* const* k, int64_t N, int64_t D,
+                              float* st, const float* const* /*v*/, int64_t /*dv*/) {
+    for (int64_t i = 0; i < M; i += W) {
       int64_t j = 0;
-      for (; j + 4 <= N; j += 4) nt_tile<4, 4>(q + i * ldq, ldq, k + j, D, s + i * lds + j, lds);
-      for (; j < N; ++j) nt_tile<4, 1>(q + i * ldq, ldq, k + j, D, s + i * lds + j, lds);
-    }
-    for (; i < M; ++i) {
-      int64_t j = 0;
-      for (; j + 4 <= N; j += 4) nt_tile<1, 4>(q + i * ldq, ldq, k + j, D, s + i * lds + j, lds);
-      for (; j < N; ++j) nt_tile<1, 1>(q + i * ldq, ldq, k + j, D, s + i * lds + j, lds);
+      for (; j + 8 <= N; j += 8) score_keys<8>(qt + i, ldt, k + j, D, st + j * ldt + i);
+      for (; j < N; ++j) score_keys<1>(qt + i, ldt, k + j, D, st + j * ldt + i);
     }
   }
 
   // o += p v over a register tile of NI rows x NV vectors of o: per key j,
   // NI broadcasts of p and NV loads of v feed NI * NV fmas.
   template <int NI, int NV>
-  static void nn_tile(const float* p, int64_t ldp, const float* const* v, int64_t d, int64_t N, float* o, int64_t ldo) {
+  static void value_tile(const float* pt, int64_t ldt, const float* const* v, int64_t d, int64_t N, float* o,
+                         int64_t ldo) {
     V acc[NI][NV];
     for (int i = 0; i < NI; ++i)
       for (int c = 0; c < NV; ++c) acc[i][c] = V::load_unaligned(o + i * ldo + c * W);
@@ -114,7 +98,7 @@ struct FloatOps {
       V vv[NV];
       for (int c = 0; c < NV; ++c) vv[c] = V::load_unaligned(v[j] + d + c * W);
       for (int i = 0; i < NI; ++i) {
-        const V pv(p[i * ldp + j]);
+        const V pv(pt[j * ldt + i]);
         for (int c = 0; c < NV; ++c) acc[i][c] = xsimd::fma(pv, vv[c], acc[i][c]);
       }
     }
@@ -123,25 +107,48 @@ struct FloatOps {
   }
 
   template <int NI>
-  static void nn_rows(const float* p, int64_t ldp, const float* const* v, int64_t N, int64_t D, float* o,
-                      int64_t ldo) {
+  static void value_rows(const float* pt, int64_t ldt, const float* const* v, int64_t N, int64_t D, float* o,
+                         int64_t ldo) {
     int64_t d = 0;
-    for (; d + 4 * W <= D; d += 4 * W) nn_tile<NI, 4>(p, ldp, v, d, N, o + d, ldo);
-    for (; d + W <= D; d += W) nn_tile<NI, 1>(p, ldp, v, d, N, o + d, ldo);
+    for (; d + 4 * W <= D; d += 4 * W) value_tile<NI, 4>(pt, ldt, v, d, N, o + d, ldo);
+    for (; d + W <= D; d += W) value_tile<NI, 1>(pt, ldt, v, d, N, o + d, ldo);
     for (; d < D; ++d) {
       for (int i = 0; i < NI; ++i) {
         float t = o[i * ldo + d];
-        for (int64_t j = 0; j < N; ++j) t += p[i * ldp + j] * v[j][d];
+        for (int64_t j = 0; j < N; ++j) t += pt[j * ldt + i] * v[j][d];
         o[i * ldo + d] = t;
       }
     }
   }
 
-  static void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* const* v, int64_t N, int64_t D,
+  static void attn_values_f32(const float* pt, int64_t ldt, int64_t M, const float* const* v, int64_t N, int64_t D,
                               float* o, int64_t ldo) {
     int64_t i = 0;
-    for (; i + 4 <= M; i += 4) nn_rows<4>(p + i * ldp, ldp, v, N, D, o + i * ldo, ldo);
-    for (; i < M; ++i) nn_rows<1>(p + i * ldp, ldp, v, N, D, o + i * ldo, ldo);
+    for (; i + 4 <= M; i += 4) value_rows<4>(pt + i, ldt, v, N, D, o + i * ldo, ldo);
+    for (; i < M; ++i) value_rows<1>(pt + i, ldt, v, N, D, o + i * ldo, ldo);
+  }
+
+  // The online softmax step W rows at a time, down each row's keys.
+  static void attn_softmax_f32(float* st, int64_t ldt, int64_t M, int64_t N, float* m, float* l, float* rescale) {
+    for (int64_t i = 0; i < M; i += W) {
+      const V m_old = V::load_unaligned(m + i);
+      V mx = m_old;
+      for (int64_t j = 0; j < N; ++j) mx = xsimd::max(mx, V::load_unaligned(st + j * ldt + i));
+      // A row with nothing unmasked yet (mx -inf) subtracts 0 instead, so its
+      // probabilities come out 0 and its rescale 1.
+      const auto none = mx == V(-INFINITY);
+      const V sub = xsimd::select(none, V(0.f), mx);
+      V sum(0.f);
+      for (int64_t j = 0; j < N; ++j) {
+        const V e = xsimd::exp(V::load_unaligned(st + j * ldt + i) - sub);
+        e.store_unaligned(st + j * ldt + i);
+        sum += e;
+      }
+      const V r = xsimd::select(none, V(1.f), xsimd::exp(m_old - mx));
+      r.store_unaligned(rescale + i);
+      xsimd::fma(V::load_unaligned(l + i), r, sum).store_unaligned(l + i);
+      mx.store_unaligned(m + i);
+    }
   }
 
   // a * b + c rounded once. xsimd 8's fma is fused on AVX2 and NEON but
@@ -225,42 +232,6 @@ struct FloatOps {
     for (; i < M; ++i) g16_rows<1>(a + i * lda, lda, b, ldg, N, D, s + i * lds, lds, accumulate);
   }
 
-  static void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale) {
-    for (int64_t i = 0; i < M; ++i) {
-      float* r = s + i * lds;
-      float mx = m[i];
-      int64_t j = 0;
-      if (N >= W) {
-        V vm = V::load_unaligned(r);
-        for (j = W; j + W <= N; j += W) vm = xsimd::max(vm, V::load_unaligned(r + j));
-        float lanes[W];
-        vm.store_unaligned(lanes);
-        for (float v : lanes) mx = v > mx ? v : mx;  // no NaN here; std::fmax is a libm call
-      }
-      for (; j < N; ++j) mx = r[j] > mx ? r[j] : mx;
-      if (mx == -INFINITY) {
-        rescale[i] = 1.0f;
-        for (j = 0; j < N; ++j) r[j] = 0.0f;
-        continue;
-      }
-      const V vmx(mx);
-      V acc(0.f);
-      for (j = 0; j + W <= N; j += W) {
-        const V e = xsimd::exp(V::load_unaligned(r + j) - vmx);
-        e.store_unaligned(r + j);
-        acc += e;
-      }
-      float sum = xsimd::hadd(acc);
-      for (; j < N; ++j) {
-        r[j] = std::exp(r[j] - mx);
-        sum += r[j];
-      }
-      rescale[i] = std::exp(m[i] - mx);
-      l[i] = l[i] * rescale[i] + sum;
-      m[i] = mx;
-    }
-  }
-
   // RoPE stays inherited: its cost is the sin/cos per pair, not the rotation.
   static void fill(FloatKernels& f) {
     f.rms_norm = rms_norm;
@@ -269,10 +240,10 @@ struct FloatOps {
     f.add_inplace = add_inplace;
     f.axpy = axpy;
     f.dot_f32 = dot_f32;
-    f.gemm_nt_f32 = gemm_nt_f32;
-    f.gemm_nn_acc_f32 = gemm_nn_acc_f32;
+    f.attn_scores_f32 = attn_scores_f32;
+    f.attn_values_f32 = attn_values_f32;
     f.gemm_g16_bf16 = gemm_g16_bf16;
-    f.softmax_block_f32 = softmax_block_f32;
+    f.attn_softmax_f32 = attn_softmax_f32;
   }
 };
 

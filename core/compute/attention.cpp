@@ -33,7 +33,7 @@ namespace {
 // online softmax (running max and sum per row, earlier output rescaled),
 // then the block's values by a second GEMM. Each key and value row is read
 // once per tile instead of once per (token, head), the products run as
-// register tiles (simd gemm_nt_f32 / gemm_nn_acc_f32), and memory stays
+// register tiles (simd attn_scores_f32 / attn_values_f32), and memory stays
 // O(tile x head size) at any context.
 //
 // A tile's keys are a list of spans: one span 0..last for dense tiles, the
@@ -111,50 +111,56 @@ struct Plan {
   const std::vector<KeySpan>* spans;
 };
 
-// Rows of a tile are (token t, head h) pairs, token-major.
+// Rows of a tile are (token t, head h) pairs, token-major. The simd ops take
+// them as vector lanes (float_ops.h attn_*_f32): queries transposed, scores
+// key-major, rows padded to a multiple of 16 (ldt).
 void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, float* o_part, float* m_part,
               float* l_part) {
   const GqaShape& s = *p.shape;
   const int64_t dk = s.head_dim_k, dv = s.head_dim_v, G = p.group;
-  const int64_t M = it.nt * G;
+  const int64_t M = it.nt * G, ldt = (M + 15) / 16 * 16;
   const int64_t qd = s.n_head * dk, od = s.n_head * dv;
-  ts.q.resize(M * dk);
-  ts.s.resize(M * kPage);
+  ts.q.assign(dk * ldt, 0.0f);  // padding rows: zero queries, finite scores
+  ts.s.resize(kPage * ldt);
   ts.o.assign(M * dv, 0.0f);
-  ts.m.assign(M, -INFINITY);
-  ts.l.assign(M, 0.0f);
-  ts.rescale.resize(M);
+  ts.m.assign(ldt, -INFINITY);
+  ts.l.assign(ldt, 0.0f);
+  ts.rescale.resize(ldt);
   // Queries, scaled once here instead of every score.
   for (int64_t t = 0; t < it.nt; ++t) {
     const float* src = p.q + (run.b0 + it.t0 + t) * qd + it.g * G * dk;
-    float* dst = ts.q.data() + t * G * dk;
-    for (int64_t i = 0; i < G * dk; ++i) dst[i] = src[i] * s.scale;
+    for (int64_t h = 0; h < G; ++h) {
+      for (int64_t d = 0; d < dk; ++d) ts.q[d * ldt + t * G + h] = src[h * dk + d] * s.scale;
+    }
   }
   const int32_t* pos = p.batch->pos.data() + run.b0 + it.t0;
+  int32_t first_pos = pos[0];
+  for (int64_t t = 1; t < it.nt; ++t) first_pos = std::min(first_pos, pos[t]);
   const int64_t koff = it.g * dk;
   const int64_t voff = s.values_in_keys ? it.g * dk : it.g * dv;
 
   // One block of n keys: rows ts.kp[j] / ts.vp[j], column j at cache
   // position ts.cpos[j].
   auto attend = [&](int64_t n) {
-    gemm_nt_f32(ts.q.data(), dk, M, ts.kp.data(), n, dk, ts.s.data(), kPage);
+    // Separate value rows (GQA) come in while the scores run.
+    attn_scores_f32(ts.q.data(), ldt, M, ts.kp.data(), n, dk, ts.s.data(), s.values_in_keys ? nullptr : ts.vp.data(),
+                    dv);
     // Causal mask: token t sees keys up to its own position.
-    for (int64_t t = 0; t < it.nt; ++t) {
-      for (int64_t h = 0; h < G; ++h) {
-        float* r = ts.s.data() + (t * G + h) * kPage;
-        for (int64_t j = 0; j < n; ++j) {
-          if (ts.cpos[j] > pos[t]) r[j] = -INFINITY;
-        }
+    for (int64_t j = 0; j < n; ++j) {
+      if (ts.cpos[j] <= first_pos) continue;
+      float* col = ts.s.data() + j * ldt;
+      for (int64_t t = 0; t < it.nt; ++t) {
+        if (ts.cpos[j] > pos[t]) std::fill(col + t * G, col + (t + 1) * G, -INFINITY);
       }
     }
-    softmax_block_f32(ts.s.data(), kPage, M, n, ts.m.data(), ts.l.data(), ts.rescale.data());
+    attn_softmax_f32(ts.s.data(), ldt, M, n, ts.m.data(), ts.l.data(), ts.rescale.data());
     for (int64_t i = 0; i < M; ++i) {
       if (ts.rescale[i] != 1.0f) {
         float* o = ts.o.data() + i * dv;
         for (int64_t d = 0; d < dv; ++d) o[d] *= ts.rescale[i];
       }
     }
-    gemm_nn_acc_f32(ts.s.data(), kPage, M, ts.vp.data(), n, dv, ts.o.data(), dv);
+    attn_values_f32(ts.s.data(), ldt, M, ts.vp.data(), n, dv, ts.o.data(), dv);
   };
 
   // The keys in blocks of kPage, whatever runs they come from: a sparse
@@ -180,8 +186,8 @@ void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, fl
   if (n > 0) attend(n);
   if (it.part >= 0) {  // a share of the keys: kept unnormalised for the merge
     std::copy(ts.o.begin(), ts.o.end(), o_part);
-    std::copy(ts.m.begin(), ts.m.end(), m_part);
-    std::copy(ts.l.begin(), ts.l.end(), l_part);
+    std::copy_n(ts.m.begin(), M, m_part);  // not the padding rows
+    std::copy_n(ts.l.begin(), M, l_part);
     return;
   }
   for (int64_t t = 0; t < it.nt; ++t) {

@@ -21,6 +21,7 @@ void fill_avx512_quantize(KernelTable& t);
 void fill_avx512_q8_0_exact(KernelTable& t);
 void fill_avx512_q8_0_exact_lanes(KernelTable& t);
 void fill_avx512_exact_attn(KernelTable& t);
+void fill_avx512_attn_tiles(KernelTable& t);
 void fill_avx512_ggml_exp(KernelTable& t);
 
 }  // namespace moerun

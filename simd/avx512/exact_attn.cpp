@@ -34,12 +34,15 @@ constexpr int kKeys = 4;  // keys per query load
 // 8 heads computes no empty half).
 template <int NK, bool Full, int Halves = 2>
 void score_keys(const float* qt, int64_t ldqt, int64_t i0, __mmask16 rows, const float* k, int64_t ldk, int64_t D,
-                float* s, int64_t lds, int nrows) {
+                float* s, int64_t lds, int nrows, int n_pf) {
   __m512d acc[NK][Halves];
   for (int j = 0; j < NK; ++j)
     for (int h = 0; h < Halves; ++h) acc[j][h] = _mm512_setzero_pd();
   const __mmask8 half_rows[2] = {static_cast<__mmask8>(rows & 0xff), static_cast<__mmask8>(rows >> 8)};
   for (int64_t d = 0; d < D; ++d) {
+    if ((d & 15) == 0) {  // the next n_pf keys' line at d
+      for (int j = 0; j < n_pf; ++j) _mm_prefetch(reinterpret_cast<const char*>(k + (NK + j) * ldk + d), _MM_HINT_T0);
+    }
     const float* q = qt + d * ldqt + i0;
     __m256 qh[Halves];
     for (int h = 0; h < Halves; ++h) qh[h] = Full ? _mm256_loadu_ps(q + 8 * h) : _mm256_maskz_loadu_ps(half_rows[h], q + 8 * h);
@@ -63,9 +66,10 @@ void score_rows(const float* qt, int64_t ldqt, int64_t i0, int nrows, const floa
   constexpr int NK = Halves == 1 ? 2 * kKeys : kKeys;
   int64_t j = 0;
   for (; j + NK <= N; j += NK) {
-    score_keys<NK, Full, Halves>(qt, ldqt, i0, rows, k + j * ldk, ldk, D, s + j, lds, nrows);
+    const int n_pf = static_cast<int>(std::clamp<int64_t>(N - j - NK, 0, NK));
+    score_keys<NK, Full, Halves>(qt, ldqt, i0, rows, k + j * ldk, ldk, D, s + j, lds, nrows, n_pf);
   }
-  for (; j < N; ++j) score_keys<1, Full, Halves>(qt, ldqt, i0, rows, k + j * ldk, ldk, D, s + j, lds, nrows);
+  for (; j < N; ++j) score_keys<1, Full, Halves>(qt, ldqt, i0, rows, k + j * ldk, ldk, D, s + j, lds, nrows, 0);
 }
 
 void scores(const float* qt, int64_t ldqt, int64_t M, const float* k, int64_t ldk, int64_t N, int64_t D,

@@ -97,6 +97,7 @@ void fill_Avx512(KernelTable& t) {
   fill_avx512_k_gemv(t);  // after: replaces the Q4_K/Q5_K GEMVs
   fill_avx512_q6_k(t);
   fill_avx512_float(t);
+  fill_avx512_attn_tiles(t);  // after: replaces the xsimd attention products
   fill_avx512_exact_attn(t);
   fill_avx512_ggml_exp(t);
   fill_avx512_quantize(t);

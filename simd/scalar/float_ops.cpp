@@ -46,10 +46,14 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return static_cast<float>(s);
 }
 
-void gemm_nt_f32(const float* q, int64_t ldq, int64_t M, const float* const* k, int64_t N, int64_t D, float* s,
-                 int64_t lds) {
-  for (int64_t i = 0; i < M; ++i) {
-    for (int64_t j = 0; j < N; ++j) s[i * lds + j] = dot_f32(q + i * ldq, k[j], D);
+void attn_scores_f32(const float* qt, int64_t ldt, int64_t M, const float* const* k, int64_t N, int64_t D, float* st,
+                     const float* const* /*v*/, int64_t /*dv*/) {
+  for (int64_t j = 0; j < N; ++j) {
+    for (int64_t i = 0; i < M; ++i) {
+      double acc = 0;
+      for (int64_t d = 0; d < D; ++d) acc += static_cast<double>(qt[d * ldt + i]) * k[j][d];
+      st[j * ldt + i] = static_cast<float>(acc);
+    }
   }
 }
 
@@ -67,31 +71,31 @@ void gemm_g16_bf16(const float* a, int64_t lda, int64_t M, const uint16_t* b, in
   }
 }
 
-void gemm_nn_acc_f32(const float* p, int64_t ldp, int64_t M, const float* const* v, int64_t N, int64_t D,
-                     float* o, int64_t ldo) {
+void attn_values_f32(const float* st, int64_t ldt, int64_t M, const float* const* v, int64_t N, int64_t D, float* o,
+                     int64_t ldo) {
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t d = 0; d < D; ++d) {
       double acc = o[i * ldo + d];
-      for (int64_t j = 0; j < N; ++j) acc += static_cast<double>(p[i * ldp + j]) * v[j][d];
+      for (int64_t j = 0; j < N; ++j) acc += static_cast<double>(st[j * ldt + i]) * v[j][d];
       o[i * ldo + d] = static_cast<float>(acc);
     }
   }
 }
 
-void softmax_block_f32(float* s, int64_t lds, int64_t M, int64_t N, float* m, float* l, float* rescale) {
+void attn_softmax_f32(float* st, int64_t ldt, int64_t M, int64_t N, float* m, float* l, float* rescale) {
   for (int64_t i = 0; i < M; ++i) {
-    float* r = s + i * lds;
     float mx = m[i];
-    for (int64_t j = 0; j < N; ++j) mx = std::fmax(mx, r[j]);
+    for (int64_t j = 0; j < N; ++j) mx = std::fmax(mx, st[j * ldt + i]);
     if (mx == -INFINITY) {  // nothing unmasked yet
       rescale[i] = 1.0f;
-      for (int64_t j = 0; j < N; ++j) r[j] = 0.0f;
+      for (int64_t j = 0; j < N; ++j) st[j * ldt + i] = 0.0f;
       continue;
     }
     double sum = 0;
     for (int64_t j = 0; j < N; ++j) {
-      r[j] = std::exp(r[j] - mx);
-      sum += r[j];
+      float& e = st[j * ldt + i];
+      e = std::exp(e - mx);
+      sum += e;
     }
     rescale[i] = std::exp(m[i] - mx);
     l[i] = l[i] * rescale[i] + static_cast<float>(sum);

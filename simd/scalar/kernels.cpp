@@ -30,10 +30,10 @@ void fill_Scalar(KernelTable& t) {
   t.f.add_inplace = scalar::add_inplace;
   t.f.axpy = scalar::axpy;
   t.f.dot_f32 = scalar::dot_f32;
-  t.f.gemm_nt_f32 = scalar::gemm_nt_f32;
-  t.f.gemm_nn_acc_f32 = scalar::gemm_nn_acc_f32;
+  t.f.attn_scores_f32 = scalar::attn_scores_f32;
+  t.f.attn_values_f32 = scalar::attn_values_f32;
   t.f.gemm_g16_bf16 = scalar::gemm_g16_bf16;
-  t.f.softmax_block_f32 = scalar::softmax_block_f32;
+  t.f.attn_softmax_f32 = scalar::attn_softmax_f32;
   t.f.expf_ggml = scalar::expf_ggml;
   t.f.attn_scores_exact = scalar::attn_scores_exact;
   t.f.attn_values_exact = scalar::attn_values_exact;

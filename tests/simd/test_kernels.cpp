@@ -363,22 +363,25 @@ TEST_CASE("simd: float ops match the scalar ones") {
   }
 }
 
-TEST_CASE("simd: the attention GEMMs (q k^T, o += p v) match the scalar ones") {
+TEST_CASE("simd: the attention tile products (scores, o += p v) match the scalar ones") {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.f, 1.f);
   for (Isa isa : runnable_isas()) {
     const FloatKernels& f = kernel_table(isa).f;
     CAPTURE(std::string(kernel_table(isa).name));
-    for (int64_t M : {1, 3, 4, 5, 17}) {
-      for (int64_t N : {1, 4, 7, 64}) {
-        for (int64_t D : {1, 15, 16, 33, 128, 576}) {
+    // M: decode (1 to 8 and 16 rows), prefill tiles (64), odd counts; N: a block
+    // of keys (8), its tails, a page; D: MLA's 576/512, GQA's 128, tails.
+    for (int64_t M : {1, 2, 3, 5, 8, 16, 17, 33, 64}) {
+      for (int64_t N : {1, 4, 7, 8, 9, 17, 64}) {
+        for (int64_t D : {1, 15, 16, 33, 100, 128, 512, 576}) {
           CAPTURE(M);
           CAPTURE(N);
           CAPTURE(D);
+          const int64_t ldt = (M + 15) / 16 * 16 + (M % 2) * 16;  // a multiple of 16, at times wider than needed
           // Row strides wider than the rows, as in the KV cache's pages.
-          const int64_t ldq = D + 3, ldk = D + 5, lds = N + 2, ldv = D + 7, ldo = D + 1;
-          std::vector<float> q(M * ldq), k(N * ldk), p(M * lds), v(N * ldv), o0(M * ldo);
-          for (auto* x : {&q, &k, &p, &v, &o0})
+          const int64_t ldk = D + 5, ldv = D + 7, ldo = D + 1;
+          std::vector<float> qt(D * ldt), k(N * ldk), p(N * ldt), v(N * ldv), o0(M * ldo);
+          for (auto* x : {&qt, &k, &p, &v, &o0})
             for (float& e : *x) e = nd(rng);
           // Key and value rows by pointer, in no order (a tile's keys come
           // from several runs of the cache).
@@ -387,23 +390,27 @@ TEST_CASE("simd: the attention GEMMs (q k^T, o += p v) match the scalar ones") {
             kr[j] = k.data() + (N - 1 - j) * ldk;
             vr[j] = v.data() + (j * 5 % N) * ldv;
           }
-          std::vector<float> want(M * lds, 0.f), got(M * lds, 0.f);
-          scalar::gemm_nt_f32(q.data(), ldq, M, kr.data(), N, D, want.data(), lds);
-          f.gemm_nt_f32(q.data(), ldq, M, kr.data(), N, D, got.data(), lds);
-          for (int64_t i = 0; i < M; ++i) {
-            for (int64_t j = 0; j < N; ++j) {
+          std::vector<float> want(N * ldt, 0.f), got(N * ldt, 0.f);
+          scalar::attn_scores_f32(qt.data(), ldt, M, kr.data(), N, D, want.data(), nullptr, 0);
+          f.attn_scores_f32(qt.data(), ldt, M, kr.data(), N, D, got.data(), M % 2 ? vr.data() : nullptr, D);
+          for (int64_t j = 0; j < N; ++j) {
+            for (int64_t i = 0; i < M; ++i) {
               double abs_sum = 0;
-              for (int64_t d = 0; d < D; ++d) abs_sum += std::fabs(double{q[i * ldq + d]} * kr[j][d]);
-              REQUIRE(close(got[i * lds + j], want[i * lds + j], static_cast<float>(abs_sum)));
+              for (int64_t d = 0; d < D; ++d) abs_sum += std::fabs(double{qt[d * ldt + i]} * kr[j][d]);
+              REQUIRE(close(got[j * ldt + i], want[j * ldt + i], static_cast<float>(abs_sum)));
             }
           }
           std::vector<float> ow = o0, og = o0;
-          scalar::gemm_nn_acc_f32(p.data(), lds, M, vr.data(), N, D, ow.data(), ldo);
-          f.gemm_nn_acc_f32(p.data(), lds, M, vr.data(), N, D, og.data(), ldo);
+          scalar::attn_values_f32(p.data(), ldt, M, vr.data(), N, D, ow.data(), ldo);
+          f.attn_values_f32(p.data(), ldt, M, vr.data(), N, D, og.data(), ldo);
           for (int64_t i = 0; i < M; ++i) {
-            for (int64_t d = 0; d < D; ++d) {
+            for (int64_t d = 0; d < ldo; ++d) {
+              if (d >= D) {  // past the row: untouched
+                REQUIRE(og[i * ldo + d] == o0[i * ldo + d]);
+                continue;
+              }
               double abs_sum = std::fabs(o0[i * ldo + d]);
-              for (int64_t j = 0; j < N; ++j) abs_sum += std::fabs(double{p[i * lds + j]} * vr[j][d]);
+              for (int64_t j = 0; j < N; ++j) abs_sum += std::fabs(double{p[j * ldt + i]} * vr[j][d]);
               REQUIRE(close(og[i * ldo + d], ow[i * ldo + d], static_cast<float>(abs_sum)));
             }
           }
@@ -675,26 +682,36 @@ TEST_CASE("simd: the online softmax block matches the scalar one") {
     CAPTURE(std::string(kernel_table(isa).name));
     for (int64_t N : {1, 5, 16, 37, 64}) {
       CAPTURE(N);
-      const int64_t M = 6, lds = N + 3;
-      std::vector<float> s(M * lds);
-      for (float& e : s) e = nd(rng);
-      for (int64_t j = 0; j < N; j += 3) s[2 * lds + j] = -INFINITY;  // masked keys
-      for (int64_t j = 0; j < N; ++j) s[4 * lds + j] = -INFINITY;     // a row with nothing yet
-      // Row 0 starts fresh, the others carry a running max and sum.
-      std::vector<float> m0 = {-INFINITY, 1.5f, -2.f, 0.f, -INFINITY, 8.f}, l0 = {0.f, 3.f, 1.f, 2.f, 0.f, 1.f};
-      std::vector<float> sw = s, sg = s, mw = m0, mg = m0, lw = l0, lg = l0, rw(M), rg(M);
-      scalar::softmax_block_f32(sw.data(), lds, M, N, mw.data(), lw.data(), rw.data());
-      f.softmax_block_f32(sg.data(), lds, M, N, mg.data(), lg.data(), rg.data());
+      // 22 rows: a full vector of 16 on AVX-512 and a cut one.
+      const int64_t M = 22, ldt = 32;
+      std::vector<float> st(N * ldt);
+      for (float& e : st) e = nd(rng);
+      for (int64_t j = 0; j < N; j += 3) st[j * ldt + 2] = -INFINITY;  // masked keys
+      for (int64_t j = 0; j < N; ++j) st[j * ldt + 4] = -INFINITY;     // a row with nothing yet
+      for (int64_t j = 0; j < N; ++j) st[j * ldt + 19] = -INFINITY;    // one whose earlier keys count
+      // Rows 0 and 4 start fresh, the others carry a running max and sum.
+      std::vector<float> m0(ldt, 0.5f), l0(ldt, 2.f);
+      m0[0] = m0[4] = -INFINITY;
+      l0[0] = l0[4] = 0.f;
+      m0[1] = 1.5f, m0[2] = -2.f, m0[5] = 8.f, m0[19] = 0.25f;
+      std::vector<float> sw = st, sg = st, mw = m0, mg = m0, lw = l0, lg = l0, rw(ldt), rg(ldt);
+      scalar::attn_softmax_f32(sw.data(), ldt, M, N, mw.data(), lw.data(), rw.data());
+      f.attn_softmax_f32(sg.data(), ldt, M, N, mg.data(), lg.data(), rg.data());
       for (int64_t i = 0; i < M; ++i) {
         CAPTURE(i);
         REQUIRE(mg[i] == mw[i]);
         REQUIRE(close(lg[i], lw[i], lw[i]));
         REQUIRE(close(rg[i], rw[i], rw[i]));
-        for (int64_t j = 0; j < N; ++j) REQUIRE(close(sg[i * lds + j], sw[i * lds + j], sw[i * lds + j]));
+        for (int64_t j = 0; j < N; ++j) REQUIRE(close(sg[j * ldt + i], sw[j * ldt + i], sw[j * ldt + i]));
       }
       CHECK(rw[4] == 1.0f);
       CHECK(lw[4] == 0.0f);
       CHECK(mw[4] == -INFINITY);
+      CHECK(rg[4] == 1.0f);
+      CHECK(lg[4] == 0.0f);
+      CHECK(rw[19] == 1.0f);
+      CHECK(lw[19] == 2.0f);
+      for (int64_t j = 0; j < N; ++j) CHECK(sg[j * ldt + 4] == 0.0f);
     }
   }
 }
