@@ -32,7 +32,7 @@ constexpr int kKeys = 4;  // keys per query load
 // Query rows [i0, i0 + 16) of qt against NK keys; Full: all 16 rows exist;
 // Halves: 8-row halves that hold rows (1 when nrows <= 8: a decode item of
 // 8 heads computes no empty half).
-template <int NK, bool Full, int Halves = 2>
+template <int NK, bool Full, int Halves = 2, bool Prefetch = false>
 void score_keys(const float* qt, int64_t ldqt, int64_t i0, __mmask16 rows, const float* k, int64_t ldk, int64_t D,
                 float* s, int64_t lds, int nrows, int n_pf) {
   __m512d acc[NK][Halves];
@@ -40,7 +40,7 @@ void score_keys(const float* qt, int64_t ldqt, int64_t i0, __mmask16 rows, const
     for (int h = 0; h < Halves; ++h) acc[j][h] = _mm512_setzero_pd();
   const __mmask8 half_rows[2] = {static_cast<__mmask8>(rows & 0xff), static_cast<__mmask8>(rows >> 8)};
   for (int64_t d = 0; d < D; ++d) {
-    if ((d & 15) == 0) {  // the next n_pf keys' line at d
+    if (Prefetch && (d & 15) == 0) {  // the next n_pf keys' line at d
       for (int j = 0; j < n_pf; ++j) _mm_prefetch(reinterpret_cast<const char*>(k + (NK + j) * ldk + d), _MM_HINT_T0);
     }
     const float* q = qt + d * ldqt + i0;
@@ -58,6 +58,7 @@ void score_keys(const float* qt, int64_t ldqt, int64_t i0, __mmask16 rows, const
   }
 }
 
+// Only the first row group prefetches: the others find the keys in cache.
 template <bool Full, int Halves = 2>
 void score_rows(const float* qt, int64_t ldqt, int64_t i0, int nrows, const float* k, int64_t ldk, int64_t N,
                 int64_t D, float* s, int64_t lds) {
@@ -67,7 +68,11 @@ void score_rows(const float* qt, int64_t ldqt, int64_t i0, int nrows, const floa
   int64_t j = 0;
   for (; j + NK <= N; j += NK) {
     const int n_pf = static_cast<int>(std::clamp<int64_t>(N - j - NK, 0, NK));
-    score_keys<NK, Full, Halves>(qt, ldqt, i0, rows, k + j * ldk, ldk, D, s + j, lds, nrows, n_pf);
+    if (i0 == 0) {
+      score_keys<NK, Full, Halves, true>(qt, ldqt, i0, rows, k + j * ldk, ldk, D, s + j, lds, nrows, n_pf);
+    } else {
+      score_keys<NK, Full, Halves>(qt, ldqt, i0, rows, k + j * ldk, ldk, D, s + j, lds, nrows, 0);
+    }
   }
   for (; j < N; ++j) score_keys<1, Full, Halves>(qt, ldqt, i0, rows, k + j * ldk, ldk, D, s + j, lds, nrows, 0);
 }
