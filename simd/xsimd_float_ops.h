@@ -66,11 +66,17 @@ struct FloatOps {
   // Attention's online tiles (float_ops.h attn_*_f32), lanes across query
   // rows: per d, one load of W rows' queries and NK broadcast keys feed NK
   // multiply-adds, and each key's scores are stored as they are.
+  // The first row group prefetches the next n_pf keys' line at every 16th
+  // element (the others find them in cache).
   template <int NK>
-  static void score_keys(const float* qt, int64_t ldt, const float* const* k, int64_t D, float* st) {
+  static void score_keys(const float* qt, int64_t ldt, const float* const* k, int64_t D, float* st,
+                         const float* const* next, int n_pf) {
     V acc[NK];
     for (V& a : acc) a = V(0.f);
     for (int64_t d = 0; d < D; ++d) {
+      if ((d & 15) == 0) {
+        for (int j = 0; j < n_pf; ++j) __builtin_prefetch(next[j] + d);
+      }
       const V qv = V::load_unaligned(qt + d * ldt);
       for (int j = 0; j < NK; ++j) acc[j] = xsimd::fma(qv, V(k[j][d]), acc[j]);
     }
@@ -81,8 +87,11 @@ struct FloatOps {
                               float* st, const float* const* /*v*/, int64_t /*dv*/) {
     for (int64_t i = 0; i < M; i += W) {
       int64_t j = 0;
-      for (; j + 8 <= N; j += 8) score_keys<8>(qt + i, ldt, k + j, D, st + j * ldt + i);
-      for (; j < N; ++j) score_keys<1>(qt + i, ldt, k + j, D, st + j * ldt + i);
+      for (; j + 8 <= N; j += 8) {
+        const int n_pf = i == 0 ? static_cast<int>(std::clamp<int64_t>(N - j - 8, 0, 8)) : 0;
+        score_keys<8>(qt + i, ldt, k + j, D, st + j * ldt + i, k + j + 8, n_pf);
+      }
+      for (; j < N; ++j) score_keys<1>(qt + i, ldt, k + j, D, st + j * ldt + i, k, 0);
     }
   }
 
