@@ -128,11 +128,9 @@ void run_tile(const Plan& p, const Run& run, const Item& it, TileScratch& ts, fl
   ts.rescale.resize(ldt);
   // Queries, scaled once here instead of every score.
   for (int64_t t = 0; t < it.nt; ++t) {
-    const float* src = p.q + (run.b0 + it.t0 + t) * qd + it.g * G * dk;
-    for (int64_t h = 0; h < G; ++h) {
-      for (int64_t d = 0; d < dk; ++d) ts.q[d * ldt + t * G + h] = src[h * dk + d] * s.scale;
-    }
+    transpose_queries(p.q + (run.b0 + it.t0 + t) * qd + it.g * G * dk, G, dk, ts.q.data() + t * G, ldt);
   }
+  for (float& x : ts.q) x *= s.scale;
   const int32_t* pos = p.batch->pos.data() + run.b0 + it.t0;
   int32_t first_pos = pos[0];
   for (int64_t t = 1; t < it.nt; ++t) first_pos = std::min(first_pos, pos[t]);

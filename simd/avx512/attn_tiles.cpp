@@ -13,10 +13,11 @@
 // before, 25).
 //
 // A tile of at most 8 rows (GQA decode: one token's query heads of one KV
-// head) would leave lanes empty, so there a vector holds R = 16 / P rows x
-// P consecutive elements of d: the key's P elements broadcast as a group
-// (vbroadcastsd for P = 2), the P partial sums of a row added at the end:
-// half the vector operations per score of half-empty vectors (bench_attention,
+// head) would leave lanes empty, so there (head size a multiple of 16) a
+// vector holds R = 16 / P rows x P consecutive elements of d: the key's P
+// elements broadcast as a group (vbroadcastsd for P = 2), the P partial
+// sums of a row added at the end: half the vector operations per score of
+// half-empty vectors (bench_attention,
 // Qwen3-30B-A3B's 8 rows x 128 at 1100 keys, 1 thread: 17.8-19.0 -> 13.2-15.8
 // ms, single runs on a busy host).
 //
@@ -123,49 +124,39 @@ __m512 reduce_groups(__m512 a) {
   return _mm512_permutexvar_ps(_mm512_and_si512(first, _mm512_set1_epi32(15)), a);
 }
 
-// NK keys against the packed queries q2 (G groups of P elements of d, 16
-// floats each); the key rows' last group (D % P elements) comes in tail[j].
+// NK keys against the packed queries q2 (D / P groups of P elements of d,
+// 16 floats each).
 template <int P, int NK>
-void packed_block(const float* q2, int64_t G, int64_t D, const float* const* k, const float (*tail)[16], float* st,
-                  int64_t ldt, const float* const* pf, int n_pf) {
-  const int64_t full = D / P;
+void packed_block(const float* q2, int64_t D, const float* const* k, float* st, int64_t ldt, const float* const* pf,
+                  int n_pf) {
   __m512 acc[NK];
   for (__m512& a : acc) a = _mm512_setzero_ps();
-  for (int64_t g = 0; g < full; ++g) {
+  for (int64_t g = 0; g < D / P; ++g) {
     if ((g * P & 15) == 0) prefetch_rows(pf, n_pf, g * P);
     const __m512 q = _mm512_loadu_ps(q2 + g * 16);
     for (int j = 0; j < NK; ++j) acc[j] = _mm512_fmadd_ps(q, broadcast_group<P>(k[j] + g * P), acc[j]);
   }
-  if (full < G) {  // the tail group
-    const __m512 q = _mm512_loadu_ps(q2 + full * 16);
-    for (int j = 0; j < NK; ++j) acc[j] = _mm512_fmadd_ps(q, broadcast_group<P>(tail[j]), acc[j]);
-  }
   for (int j = 0; j < NK; ++j) _mm512_storeu_ps(st + j * ldt, reduce_groups<P>(acc[j]));
 }
 
+// D a multiple of 16 (every head size in use), so every group is whole.
 template <int P>
 void scores_packed(const float* qt, int64_t ldt, const float* const* k, int64_t N, int64_t D, float* st,
                    const float* const* v, int64_t dv) {
   constexpr int R = 16 / P;  // rows per vector
-  const int64_t G = (D + P - 1) / P, full = D / P;
   thread_local std::vector<float> q2;
-  q2.assign(G * 16, 0.0f);  // past D: zero, so a tail group adds nothing there
+  q2.resize(D * R);  // every element written below
   for (int64_t d = 0; d < D; ++d) {
     for (int i = 0; i < R; ++i) q2[(d / P) * 16 + i * P + d % P] = qt[d * ldt + i];
   }
-  float tail[kKeys][16] = {};
   for (int64_t j = 0; j < N; j += kKeys) {
     const int64_t nk = std::min<int64_t>(kKeys, N - j);
     const Ahead ahead = ahead_of(k, v, D, dv, j, nk, N);
-    if (full < G) {
-      for (int64_t jj = 0; jj < nk; ++jj) std::copy(k[j + jj] + full * P, k[j + jj] + D, tail[jj]);
-    }
     if (nk == kKeys) {
-      packed_block<P, kKeys>(q2.data(), G, D, k + j, tail, st + j * ldt, ldt, ahead.rows, ahead.n);
+      packed_block<P, kKeys>(q2.data(), D, k + j, st + j * ldt, ldt, ahead.rows, ahead.n);
     } else {
       for (int64_t jj = 0; jj < nk; ++jj) {
-        packed_block<P, 1>(q2.data(), G, D, k + j + jj, tail + jj, st + (j + jj) * ldt, ldt, ahead.rows,
-                           jj == 0 ? ahead.n : 0);
+        packed_block<P, 1>(q2.data(), D, k + j + jj, st + (j + jj) * ldt, ldt, ahead.rows, jj == 0 ? ahead.n : 0);
       }
     }
   }
@@ -173,7 +164,7 @@ void scores_packed(const float* qt, int64_t ldt, const float* const* k, int64_t 
 
 void scores(const float* qt, int64_t ldt, int64_t M, const float* const* k, int64_t N, int64_t D, float* st,
             const float* const* v, int64_t dv) {
-  switch (M) {
+  switch (D % 16 == 0 ? M : 0) {
     case 1: return scores_packed<16>(qt, ldt, k, N, D, st, v, dv);
     case 2: return scores_packed<8>(qt, ldt, k, N, D, st, v, dv);
     case 3:
