@@ -73,15 +73,15 @@ int64_t ahead_rows(size_t stride) {
   return std::max(kAheadRows, (kAheadBytes + s - 1) / s);
 }
 
+constexpr int kPairMax = 8;  // a partial batch of at most this many blocks is run two rows at a time (tail_pairs)
 constexpr int kWS = sizeof(BlockQ4_0);  // 18
 constexpr int kAS = sizeof(BlockQ8_0);  // 34
 
 // t_k (lane j = bytes 4k..4k+3 of block j) of the 16 bytes at offset `off`
 // of each of 16 S-byte blocks at p; kTail: only the first n blocks exist,
 // the rest read as zeros.
-template <int S, bool kTail>
-[[gnu::always_inline]] inline void lanes16(const uint8_t* p, int n, __m512i (&t)[4]) {
-  auto blk = [&](int j) { return load16<kTail>(p + j * S, j < n); };
+template <class Blk>
+[[gnu::always_inline]] inline void transpose16(Blk blk, __m512i (&t)[4]) {
   const __m512i z0 = join4(blk(0), blk(4), blk(8), blk(12));
   const __m512i z1 = join4(blk(1), blk(5), blk(9), blk(13));
   const __m512i z2 = join4(blk(2), blk(6), blk(10), blk(14));
@@ -92,6 +92,19 @@ template <int S, bool kTail>
   t[1] = _mm512_unpackhi_epi64(a, c);
   t[2] = _mm512_unpacklo_epi64(b, d);
   t[3] = _mm512_unpackhi_epi64(b, d);
+}
+
+template <int S, bool kTail>
+[[gnu::always_inline]] inline void lanes16(const uint8_t* p, int n, __m512i (&t)[4]) {
+  transpose16([&](int j) { return load16<kTail>(p + j * S, j < n); }, t);
+}
+
+// The last n <= 8 blocks of two rows as one batch: p0's in lanes 0-7, p1's
+// in lanes 8-15 (the rest read as zeros).
+template <int S>
+[[gnu::always_inline]] inline void lanes16_pair(const uint8_t* p0, const uint8_t* p1, int n, __m512i (&t)[4]) {
+  transpose16([&](int j) { return j < 8 ? load16<true>(p0 + j * S, j < n) : load16<true>(p1 + (j - 8) * S, j - 8 < n); },
+              t);
 }
 
 // One column's batch of 16 activation blocks.
@@ -120,6 +133,61 @@ void prep(const BlockQ8_0* a, int n, Act& out) {
   for (int k = 0; k < 4; ++k) s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s, eight, out.lo[k]), eight, out.hi[k]);
   out.init = _mm512_sub_epi32(_mm512_setzero_si512(), s);
   out.d = scales16<kAS, kTail>(reinterpret_cast<const uint8_t*>(a), n * kAS);
+}
+
+// A row's last n <= 8 activation blocks twice, in lanes 0-7 and 8-15: the
+// activation of a paired tail (tail_pairs).
+void prep_pair(const BlockQ8_0* a, int n, Act& out) {
+  BlockQ8_0 rep[kBatch] = {};
+  for (int j = 0; j < kBatch; ++j) {
+    if (j % 8 < n) rep[j] = a[j % 8];
+  }
+  prep<false>(rep, kBatch, out);
+}
+
+// Lanes 8-15 of v in lanes 0-7 (and 0-7 in 8-15).
+[[gnu::always_inline]] inline __m512 swap_halves(__m512 v) { return _mm512_shuffle_f32x4(v, v, 0x4E); }
+
+// The last n <= 8 blocks of NR (even) rows at w[r] x NC columns into acc,
+// two rows per batch (tails of K = 768: 24 blocks, qwen3-30b-a3b's expert
+// down rows; K = 2816, ds2-lite's shared down rows), against the paired
+// activation pa. Each row's lane j gets exactly what the row's own partial
+// batch gives it (fma(float(dot), d_w x d_a, acc) for block j, lanes 8-15
+// untouched, where a partial batch adds 0 x 0), so the floats do not
+// change; a partial batch per row did a full batch's work for half of it
+// or less, which made these rows compute-bound. Zen 5, bench_kernels, 1
+// thread, matrix in cache, GEMV: K = 768 26.1-26.7 -> 30.9-31.8 GB/s, K =
+// 2816 38.4-39.0 -> 40.9-41.4; qwen3-30b-a3b Q4_0 decode, alternating
+// runs of `bench -n 64 --profile`: moe stage 37.3-40.1 -> 36.3-36.5 ms per
+// token.
+template <int NR, int NC>
+[[gnu::always_inline]] inline void tail_pairs(const uint8_t* const (&w)[NR], ActCols act, int pa, __m512 (&acc)[NR][NC],
+                                              int n, size_t pf) {
+  static_assert(NR % 2 == 0);
+  tiles::prefetch_ahead(w, pf, static_cast<size_t>(n) * kWS);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  constexpr __mmask16 kLow = 0x00FF;
+#pragma GCC unroll 4
+  for (int r = 0; r < NR; r += 2) {
+    __m512i t[4];
+    lanes16_pair<kWS>(w[r] + 2, w[r + 1] + 2, n, t);
+    const __m512 d0 = scales16<kWS, true>(w[r], n * kWS), d1 = scales16<kWS, true>(w[r + 1], n * kWS);
+    const __m512 dw = _mm512_shuffle_f32x4(d0, d1, 0x44);  // d0's lanes 0-7, then d1's
+    __m512i lo[4], hi[4];
+    for (int k = 0; k < 4; ++k) {
+      lo[k] = _mm512_and_si512(t[k], m4);
+      hi[k] = _mm512_and_si512(_mm512_srli_epi16(t[k], 4), m4);
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) {
+      const Act& a = act.at(c, pa);
+      __m512i dot = a.init;
+      for (int k = 0; k < 4; ++k) dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(dot, lo[k], a.lo[k]), hi[k], a.hi[k]);
+      const __m512 v = _mm512_cvtepi32_ps(dot), sc = _mm512_mul_ps(dw, a.d);
+      acc[r][c] = _mm512_mask3_fmadd_ps(v, sc, acc[r][c], kLow);
+      acc[r + 1][c] = _mm512_mask3_fmadd_ps(swap_halves(v), swap_halves(sc), acc[r + 1][c], kLow);
+    }
+  }
 }
 
 // Batch b (its first n blocks; kTail: n < 16) of NR rows at w[r] x NC
@@ -169,6 +237,12 @@ void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int64_t nblk,
     for (auto& q : w) q += kBatch * kWS;
   }
   if (const int tail = static_cast<int>(nblk - int64_t{nfull} * kBatch); tail > 0) {
+    if constexpr (NR % 2 == 0) {
+      if (tail <= kPairMax) {
+        tail_pairs<NR, NC>(w, act, nfull + 1, acc, tail, pf);
+        return store_tile(p, r0, c0, acc, add);
+      }
+    }
     batch<NR, NC, true>(w, act, nfull, acc, tail, pf);
   }
   store_tile(p, r0, c0, acc, add);
@@ -209,21 +283,24 @@ void gemm(const MatmulArgs& p) {
   constexpr int64_t kPass = int64_t{kPassBatches} * kBatch;
   const int64_t nb = p.K / BlockQ8_0::kSize;
   const int64_t batches = std::min<int64_t>(kPassBatches, (nb + kBatch - 1) / kBatch);
+  // Per column: the pass's batches, then the paired tail's activation.
+  const int64_t per_col = batches + 1;
   thread_local std::vector<Act> buf;
-  if (buf.size() < static_cast<size_t>(p.B * batches)) buf.resize(static_cast<size_t>(p.B * batches));
-  const ActCols cols{buf.data(), batches};
+  if (buf.size() < static_cast<size_t>(p.B * per_col)) buf.resize(static_cast<size_t>(p.B * per_col));
+  const ActCols cols{buf.data(), per_col};
   const int64_t ahead = ahead_rows(p.w_stride);
   for (int64_t k0 = 0; k0 < nb; k0 += kPass) {
     const int64_t nblk = std::min(nb - k0, kPass);
     for (int64_t c = 0; c < p.B; ++c) {
       const auto* arow = reinterpret_cast<const BlockQ8_0*>(p.a + c * p.a_stride) + k0;
-      Act* out = buf.data() + c * batches;
+      Act* out = buf.data() + c * per_col;
       for (int64_t j = 0; j * kBatch < nblk; ++j) {
         const int n = static_cast<int>(std::min<int64_t>(kBatch, nblk - j * kBatch));
         if (n == kBatch) {
           prep<false>(arow + j * kBatch, n, out[j]);
         } else {
           prep<true>(arow + j * kBatch, n, out[j]);
+          if (n <= kPairMax) prep_pair(arow + j * kBatch, n, out[j + 1]);
         }
       }
     }

@@ -489,6 +489,10 @@ TEST_CASE("simd: up to 8 activation rows, each output gets the GEMV's floats on 
   // a sequence's greedy answer in `batch` must not depend on the others, so
   // each of those columns must come out as a GEMV of it alone would. 65
   // blocks of 32 pass one 64-block pass of K; 293 blocks, the GEMV's 256.
+  // 65, 88 and 293 blocks end in partial batches of 1, 8 and 5 blocks,
+  // which AVX-512 Q4_0 runs two rows to a batch in its 4- and 2-row tiles
+  // (1-4 columns) and one row at a time in the rest (N = 13: the last row;
+  // 5-8 columns): the two must agree.
   std::mt19937 rng(4242);
   constexpr int64_t N = 13;
   constexpr int64_t kMaxB = 8;
