@@ -85,6 +85,12 @@ int main(int argc, char** argv) {
   const int64_t ctx = arg(argc, argv, "--ctx", 16384), budget = arg(argc, argv, "--budget", 2048);
   const int64_t layers = arg(argc, argv, "--layers", 4), reps = arg(argc, argv, "--reps", 10);
   const int max_threads = static_cast<int>(arg(argc, argv, "--threads", threads()));
+  if (budget >= ctx) {
+    // Below its budget a query attends to every key: there is no sparse attention to time.
+    std::fprintf(stderr, "bench_attention: --budget (%lld) must be below --ctx (%lld)\n", static_cast<long long>(budget),
+                 static_cast<long long>(ctx));
+    return 2;
+  }
   std::printf("decode attention at ctx %lld, budget %lld, %lld layers, isa %s, median of %lld\n",
               static_cast<long long>(ctx), static_cast<long long>(budget), static_cast<long long>(layers),
               kernels().name, static_cast<long long>(reps));
