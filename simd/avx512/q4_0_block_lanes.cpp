@@ -135,6 +135,22 @@ void prep(const BlockQ8_0* a, int n, Act& out) {
   out.d = scales16<kAS, kTail>(reinterpret_cast<const uint8_t*>(a), n * kAS);
 }
 
+// A transposed batch's low and high nibbles (elements i and i + 16 of each block).
+[[gnu::always_inline]] inline void nibbles(const __m512i (&t)[4], __m512i (&lo)[4], __m512i (&hi)[4]) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int k = 0; k < 4; ++k) {
+    lo[k] = _mm512_and_si512(t[k], m4);
+    hi[k] = _mm512_and_si512(_mm512_srli_epi16(t[k], 4), m4);
+  }
+}
+
+// Lane j: the exact int32 dot of block j's weights and activation.
+[[gnu::always_inline]] inline __m512i block_dots(const __m512i (&lo)[4], const __m512i (&hi)[4], const Act& a) {
+  __m512i dot = a.init;
+  for (int k = 0; k < 4; ++k) dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(dot, lo[k], a.lo[k]), hi[k], a.hi[k]);
+  return dot;
+}
+
 // A row's last n <= 8 activation blocks twice, in lanes 0-7 and 8-15: the
 // activation of a paired tail (tail_pairs).
 void prep_pair(const BlockQ8_0* a, int n, Act& out) {
@@ -165,25 +181,18 @@ template <int NR, int NC>
                                               int n, size_t pf) {
   static_assert(NR % 2 == 0);
   tiles::prefetch_ahead(w, pf, static_cast<size_t>(n) * kWS);
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
   constexpr __mmask16 kLow = 0x00FF;
 #pragma GCC unroll 4
   for (int r = 0; r < NR; r += 2) {
-    __m512i t[4];
+    __m512i t[4], lo[4], hi[4];
     lanes16_pair<kWS>(w[r] + 2, w[r + 1] + 2, n, t);
     const __m512 d0 = scales16<kWS, true>(w[r], n * kWS), d1 = scales16<kWS, true>(w[r + 1], n * kWS);
     const __m512 dw = _mm512_shuffle_f32x4(d0, d1, 0x44);  // d0's lanes 0-7, then d1's
-    __m512i lo[4], hi[4];
-    for (int k = 0; k < 4; ++k) {
-      lo[k] = _mm512_and_si512(t[k], m4);
-      hi[k] = _mm512_and_si512(_mm512_srli_epi16(t[k], 4), m4);
-    }
+    nibbles(t, lo, hi);
 #pragma GCC unroll 8
     for (int c = 0; c < NC; ++c) {
       const Act& a = act.at(c, pa);
-      __m512i dot = a.init;
-      for (int k = 0; k < 4; ++k) dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(dot, lo[k], a.lo[k]), hi[k], a.hi[k]);
-      const __m512 v = _mm512_cvtepi32_ps(dot), sc = _mm512_mul_ps(dw, a.d);
+      const __m512 v = _mm512_cvtepi32_ps(block_dots(lo, hi, a)), sc = _mm512_mul_ps(dw, a.d);
       acc[r][c] = _mm512_mask3_fmadd_ps(v, sc, acc[r][c], kLow);
       acc[r + 1][c] = _mm512_mask3_fmadd_ps(swap_halves(v), swap_halves(sc), acc[r + 1][c], kLow);
     }
@@ -196,23 +205,16 @@ template <int NR, int NC, bool kTail>
 [[gnu::always_inline]] inline void batch(const uint8_t* const (&w)[NR], ActCols act, int b,
                                          __m512 (&acc)[NR][NC], int n, size_t pf) {
   tiles::prefetch_ahead(w, pf, static_cast<size_t>(n) * kWS);
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
 #pragma GCC unroll 4
   for (int r = 0; r < NR; ++r) {
-    __m512i t[4];
+    __m512i t[4], lo[4], hi[4];
     lanes16<kWS, kTail>(w[r] + 2, n, t);
     const __m512 dw = scales16<kWS, kTail>(w[r], n * kWS);
-    __m512i lo[4], hi[4];
-    for (int k = 0; k < 4; ++k) {
-      lo[k] = _mm512_and_si512(t[k], m4);
-      hi[k] = _mm512_and_si512(_mm512_srli_epi16(t[k], 4), m4);
-    }
+    nibbles(t, lo, hi);
 #pragma GCC unroll 8
     for (int c = 0; c < NC; ++c) {
       const Act& a = act.at(c, b);
-      __m512i dot = a.init;
-      for (int k = 0; k < 4; ++k) dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(dot, lo[k], a.lo[k]), hi[k], a.hi[k]);
-      acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, a.d), acc[r][c]);
+      acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(block_dots(lo, hi, a)), _mm512_mul_ps(dw, a.d), acc[r][c]);
     }
   }
 }
@@ -352,7 +354,6 @@ void short_rows(const MatmulArgs& p) {
     for (int i = 0; i < R; ++i) m |= 1u << (i * M);
     return static_cast<__mmask16>(m);
   }();
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
   for (int64_t r0 = 0; r0 < p.N; r0 += R) {
     const int nr = static_cast<int>(std::min<int64_t>(R, p.N - r0));
     const uint8_t* w = p.w + r0 * stride;
@@ -369,16 +370,11 @@ void short_rows(const MatmulArgs& p) {
       dw = scales16<kWS, true>(w, nr * M * kWS);
     }
     __m512i lo[4], hi[4];
-    for (int k = 0; k < 4; ++k) {
-      lo[k] = _mm512_and_si512(t[k], m4);
-      hi[k] = _mm512_and_si512(_mm512_srli_epi16(t[k], 4), m4);
-    }
+    nibbles(t, lo, hi);
     const __mmask16 store = nr == R ? heads : static_cast<__mmask16>(heads & ((1u << (nr * M)) - 1));
     for (int64_t c = 0; c < p.B; ++c) {
       const Act& a = buf[c];
-      __m512i dot = a.init;
-      for (int k = 0; k < 4; ++k) dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(dot, lo[k], a.lo[k]), hi[k], a.hi[k]);
-      const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, a.d));
+      const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(block_dots(lo, hi, a)), _mm512_mul_ps(dw, a.d));
       _mm512_mask_compressstoreu_ps(tiles::out_row(p, c) + r0, store, sum_lane_groups<M>(v));
     }
   }
