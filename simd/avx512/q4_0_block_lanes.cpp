@@ -54,6 +54,8 @@ namespace moerun {
 namespace {
 
 constexpr int kMaxCols = 8;        // activation columns per tile
+// Weight rows per tile for nc columns (rows() below says why).
+constexpr int tile_rows(int nc) { return nc <= 2 ? 4 : nc <= 4 ? 2 : 1; }
 constexpr int64_t kRowTile = 64;   // rows of one tile pass: ~72 KB at K = 2048, kept in L2 over the column groups
 // Software prefetch distance in rows: two 4-row GEMV tiles. One tile (the
 // four-lanes GEMV's distance) kept too few lines in flight on Zen 5, 2
@@ -73,7 +75,7 @@ int64_t ahead_rows(size_t stride) {
   return std::max(kAheadRows, (kAheadBytes + s - 1) / s);
 }
 
-constexpr int kPairMax = 8;  // a partial batch of at most this many blocks is run two rows at a time (tail_pairs)
+constexpr int kPairMax = kBatch / 2;  // a partial batch of at most this many blocks runs two rows at a time (tail_pairs)
 constexpr int kWS = sizeof(BlockQ4_0);  // 18
 constexpr int kAS = sizeof(BlockQ8_0);  // 34
 
@@ -260,7 +262,7 @@ void tile(const MatmulArgs& p, int64_t r0, int64_t c0, int64_t k0, int64_t nblk,
 template <int NC>
 void rows(const MatmulArgs& p, int64_t r0, int64_t r1, int64_t c0, int64_t k0, int64_t nblk, ActCols act,
           int64_t ahead, bool add) {
-  constexpr int NR = NC <= 2 ? 4 : NC <= 4 ? 2 : 1;
+  constexpr int NR = tile_rows(NC);
   int64_t r = r0;
   for (; r + NR <= r1; r += NR) tile<NR, NC>(p, r, c0, k0, nblk, act, ahead, add);
   for (; r < r1; ++r) tile<1, NC>(p, r, c0, k0, nblk, act, ahead, add);
@@ -296,13 +298,16 @@ void gemm(const MatmulArgs& p) {
     for (int64_t c = 0; c < p.B; ++c) {
       const auto* arow = reinterpret_cast<const BlockQ8_0*>(p.a + c * p.a_stride) + k0;
       Act* out = buf.data() + c * per_col;
+      // Only tiles of an even number of rows pair their tails (tile()).
+      const int group_cols = static_cast<int>(std::min<int64_t>(kMaxCols, p.B - c / kMaxCols * kMaxCols));
+      const bool pairs = tile_rows(group_cols) % 2 == 0;
       for (int64_t j = 0; j * kBatch < nblk; ++j) {
         const int n = static_cast<int>(std::min<int64_t>(kBatch, nblk - j * kBatch));
         if (n == kBatch) {
           prep<false>(arow + j * kBatch, n, out[j]);
         } else {
           prep<true>(arow + j * kBatch, n, out[j]);
-          if (n <= kPairMax) prep_pair(arow + j * kBatch, n, out[j + 1]);
+          if (pairs && n <= kPairMax) prep_pair(arow + j * kBatch, n, out[j + 1]);
         }
       }
     }
