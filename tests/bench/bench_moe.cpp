@@ -18,6 +18,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <string>
@@ -34,72 +36,63 @@ namespace {
 using namespace moerun;
 using Clock = std::chrono::steady_clock;
 
-int64_t arg(int argc, char** argv, const char* name, int64_t dflt) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], name) == 0) return std::atoll(argv[i + 1]);
-  }
-  return dflt;
-}
-
-std::string arg_str(int argc, char** argv, const char* name, const char* dflt) {
+// The value after `name` on the command line, or nullptr.
+const char* arg_text(int argc, char** argv, const char* name) {
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
   }
-  return dflt;
+  return nullptr;
 }
 
-// n matrices of [rows, K] Q4_0 with random quants and small scales: the
-// values do not matter, only the bytes streamed.
+int64_t arg(int argc, char** argv, const char* name, int64_t dflt) {
+  const char* v = arg_text(argc, argv, name);
+  return v != nullptr ? std::atoll(v) : dflt;
+}
+
 // In 2 MiB pages where the kernel gives them, as a model's weights are
 // (moerun asks for them when it loads a file): in 4 KiB pages the experts'
 // scattered reads cost page walks that a real decode does not pay.
-struct HugeBytes {
-  uint8_t* p = nullptr;
-  size_t n = 0;
-  explicit HugeBytes(size_t bytes) : n(bytes) {
-    void* m = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) {
-      std::perror("bench_moe: mmap");
-      std::exit(1);
-    }
-    madvise(m, n, MADV_HUGEPAGE);
-    p = static_cast<uint8_t*>(m);
+constexpr size_t kHugePage = size_t{2} << 20;
+using Bytes = std::unique_ptr<uint8_t, decltype(&std::free)>;
+
+Bytes huge_bytes(size_t n) {
+  const size_t cap = (n + kHugePage - 1) & ~(kHugePage - 1);
+  void* m = std::aligned_alloc(kHugePage, cap);
+  if (m == nullptr) {
+    std::fprintf(stderr, "bench_moe: cannot allocate %zu bytes\n", n);
+    std::exit(1);
   }
-  HugeBytes(HugeBytes&& o) noexcept : p(o.p), n(o.n) { o.p = nullptr; }
-  HugeBytes& operator=(HugeBytes&& o) noexcept {
-    std::swap(p, o.p);
-    std::swap(n, o.n);
-    return *this;
-  }
-  ~HugeBytes() {
-    if (p != nullptr) munmap(p, n);
-  }
-};
+  madvise(m, cap, MADV_HUGEPAGE);
+  return Bytes(static_cast<uint8_t*>(m), &std::free);
+}
 
 struct Weights {
-  HugeBytes bytes{64};
+  Bytes bytes{nullptr, &std::free};
   TensorView view;
 };
 
+// n matrices of [rows, K] Q4_0 with random quants and small scales: the
+// values do not matter, only the bytes streamed.
 Weights random_q4_0(int64_t K, int64_t rows, int64_t n, uint64_t seed) {
   Weights w;
-  const size_t rb = row_bytes(QType::Q4_0, K);
-  w.bytes = HugeBytes(rb * static_cast<size_t>(rows * n));
+  const size_t rb = row_bytes(QType::Q4_0, K), size = rb * static_cast<size_t>(rows * n);
+  w.bytes = huge_bytes(size);
+  uint8_t* const p = w.bytes.get();
   uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i + 8 <= w.bytes.n; i += 8) {
+  for (size_t i = 0; i + 8 <= size; i += 8) {
     s ^= s << 13;
     s ^= s >> 7;
     s ^= s << 17;
-    std::memcpy(w.bytes.p + i, &s, 8);
+    std::memcpy(p + i, &s, 8);
   }
   const uint16_t d = 0x2000;  // f16 ~0.0078
-  for (size_t b = 0; b < w.bytes.n / sizeof(BlockQ4_0); ++b) std::memcpy(w.bytes.p + b * sizeof(BlockQ4_0), &d, 2);
+  for (size_t b = 0; b < size / sizeof(BlockQ4_0); ++b) std::memcpy(p + b * sizeof(BlockQ4_0), &d, 2);
   w.view.type = QType::Q4_0;
   w.view.n_dims = n > 1 ? 3 : 2;
   w.view.ne[0] = K;
   w.view.ne[1] = rows;
   w.view.ne[2] = n;
-  w.view.data = w.bytes.p;
+  w.view.data = p;
   w.view.row_bytes = rb;
   w.view.slice_bytes = rb * static_cast<size_t>(rows);
   return w;
@@ -112,7 +105,8 @@ struct Layer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string shape = arg_str(argc, argv, "--shape", "qwen3");
+  const char* shape_arg = arg_text(argc, argv, "--shape");
+  const std::string shape = shape_arg != nullptr ? shape_arg : "qwen3";
   const int64_t layers = arg(argc, argv, "--layers", 8), tokens = arg(argc, argv, "--tokens", 32);
   const int64_t reps = arg(argc, argv, "--reps", 7);
   set_threads(static_cast<int>(arg(argc, argv, "--threads", threads())));
@@ -120,7 +114,7 @@ int main(int argc, char** argv) {
   const int64_t E = 2048, F = ds2 ? 1408 : 768, n_expert = ds2 ? 64 : 128, k = ds2 ? 6 : 8;
   const int64_t Fs = ds2 ? 2 * 1408 : 0;
   const size_t mat = row_bytes(QType::Q4_0, E) * static_cast<size_t>(F);  // one gate/up/down matrix
-  const size_t per_token = (3 * mat * k + (ds2 ? 3 * mat * 2 : 0));        // bytes per token and layer
+  const size_t per_token = 3 * mat * k + (ds2 ? 3 * mat * 2 : 0);          // bytes per token and layer
   std::printf("decode MoE, %s shape: %lld experts of %lld x %lld, top %lld%s, %lld layers, %lld tokens, isa %s, %d threads\n",
               shape.c_str(), static_cast<long long>(n_expert), static_cast<long long>(F), static_cast<long long>(E),
               static_cast<long long>(k), ds2 ? ", 2 shared" : "", static_cast<long long>(layers),
@@ -154,15 +148,13 @@ int main(int argc, char** argv) {
   }
   MoeScratch scratch;
   auto run_moe = [&](int64_t t) {
-    {
-      for (int64_t l = 0; l < layers; ++l) {
-        const Layer& y = L[l];
-        const ExpertTensors ex{y.gate.view, y.up.view, y.down.view};
-        const SharedExpert sh{y.sg.view, y.su.view, y.sd.view};
-        std::fill(out.begin(), out.end(), 0.0f);
-        moe_ffn(ex, x.data(), 1, ids.data() + (t * layers + l) * k, wts.data(), k, out.data(), scratch, nullptr,
-                ds2 ? &sh : nullptr);
-      }
+    for (int64_t l = 0; l < layers; ++l) {
+      const Layer& y = L[l];
+      const ExpertTensors ex{y.gate.view, y.up.view, y.down.view};
+      const SharedExpert sh{y.sg.view, y.su.view, y.sd.view};
+      std::fill(out.begin(), out.end(), 0.0f);
+      moe_ffn(ex, x.data(), 1, ids.data() + (t * layers + l) * k, wts.data(), k, out.data(), scratch, nullptr,
+              ds2 ? &sh : nullptr);
     }
   };
   auto run_dense = [&](int64_t) {
@@ -176,61 +168,52 @@ int main(int argc, char** argv) {
   std::vector<MatmulOut> outs;
   std::vector<float> mats_out(static_cast<size_t>(3 * k * F + (ds2 ? 3 * Fs : 0)));
   auto run_matrices = [&](int64_t t) {
-    {
-      for (int64_t l = 0; l < layers; ++l) {
-        const Layer& y = L[l];
-        mats.clear();
-        for (int64_t j = 0; j < k; ++j) {
-          const int32_t e = ids[(t * layers + l) * k + j];
-          mats.push_back(y.gate.view.slice(e));
-          mats.push_back(y.up.view.slice(e));
-          mats.push_back(y.gate.view.slice((e + n_expert / 2) % n_expert));
-        }
-        if (ds2) {
-          mats.push_back(y.sg.view);
-          mats.push_back(y.su.view);
-          mats.push_back(L[(l + 1) % layers].sg.view);
-        }
-        outs.clear();
-        float* o = mats_out.data();
-        for (const TensorView& m : mats) {
-          outs.push_back({&m, o, 1});
-          o += m.ne[1];
-        }
-        matmul_many(outs.data(), static_cast<int>(outs.size()), x.data(), E, 1);
+    for (int64_t l = 0; l < layers; ++l) {
+      const Layer& y = L[l];
+      mats.clear();
+      for (int64_t j = 0; j < k; ++j) {
+        const int32_t e = ids[(t * layers + l) * k + j];
+        mats.push_back(y.gate.view.slice(e));
+        mats.push_back(y.up.view.slice(e));
+        mats.push_back(y.gate.view.slice((e + n_expert / 2) % n_expert));
       }
+      if (ds2) {
+        mats.push_back(y.sg.view);
+        mats.push_back(y.su.view);
+        mats.push_back(L[(l + 1) % layers].sg.view);
+      }
+      outs.clear();
+      float* o = mats_out.data();
+      for (const TensorView& m : mats) {
+        outs.push_back({&m, o, 1});
+        o += m.ne[1];
+      }
+      matmul_many(outs.data(), static_cast<int>(outs.size()), x.data(), E, 1);
     }
   };
-  auto seconds = [](auto&& f, int64_t t) {
-    const auto t0 = Clock::now();
-    f(t);
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-  };
+  // 0: the experts, 1: the dense matrix, 2: the separate matrices.
+  const std::function<void(int64_t)> variants[3] = {run_moe, run_dense, run_matrices};
   for (int64_t t = 0; t < tokens; ++t) {
-    run_moe(t);
-    run_dense(t);
-    run_matrices(t);
+    for (const auto& run : variants) run(t);
   }
   // Token by token, the three in turn (rotating which goes first), so a
   // slow second of a busy host falls on all three alike.
-  std::vector<double> gb_moe, gb_dense, gb_mats, ratio, ratio_mats;
+  std::vector<double> gbs[3], vs_dense[3];
   const double bytes = static_cast<double>(per_token) * static_cast<double>(tokens * layers);
   for (int64_t r = 0; r < reps; ++r) {
-    double tm = 0, td = 0, tx = 0;
+    double secs[3] = {};
     for (int64_t t = 0; t < tokens; ++t) {
       for (int i = 0; i < 3; ++i) {
-        switch ((t + i) % 3) {
-          case 0: tm += seconds(run_moe, t); break;
-          case 1: td += seconds(run_dense, t); break;
-          default: tx += seconds(run_matrices, t); break;
-        }
+        const int v = static_cast<int>((t + i) % 3);
+        const auto t0 = Clock::now();
+        variants[v](t);
+        secs[v] += std::chrono::duration<double>(Clock::now() - t0).count();
       }
     }
-    gb_moe.push_back(bytes / tm / 1e9);
-    gb_dense.push_back(bytes / td / 1e9);
-    gb_mats.push_back(bytes / tx / 1e9);
-    ratio.push_back(td / tm);
-    ratio_mats.push_back(td / tx);
+    for (int v = 0; v < 3; ++v) {
+      gbs[v].push_back(bytes / secs[v] / 1e9);
+      vs_dense[v].push_back(secs[1] / secs[v]);
+    }
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -242,12 +225,12 @@ int main(int argc, char** argv) {
   };
   std::printf("GB/s, medians of %lld: experts (moe_ffn) %.1f; one dense matrix of the same bytes %.1f; the same "
               "matrices as rows of %lld in one matmul_many %.1f\n",
-              static_cast<long long>(reps), median(gb_moe), median(gb_dense), static_cast<long long>(E),
-              median(gb_mats));
+              static_cast<long long>(reps), median(gbs[0]), median(gbs[1]), static_cast<long long>(E),
+              median(gbs[2]));
   std::printf("per repetition, against the dense matrix: experts ");
-  range(ratio);
+  range(vs_dense[0]);
   std::printf(", separate matrices ");
-  range(ratio_mats);
+  range(vs_dense[2]);
   std::printf("\n");
   return 0;
 }
